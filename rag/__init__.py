@@ -1,0 +1,53 @@
+"""Offline question answering over your own documents, with checked, verbatim citations.
+
+    import rag
+    a = rag.answer("What price floor was set for NdPr?")
+    print(a.answer, a.citations[0].quote)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from .answer import Answer, Citation, Sources
+from .config import Settings
+from .documents import read_text
+from .errors import (BusyError, ConfigError, CorpusError, IndexCorruptError, IndexLockedError,
+                     IndexMismatchError, IndexMissingError, ModelError, RagError)
+from .index import BuildReport
+
+__all__ = [
+    "answer", "stream_answer", "build_index", "read_text", "Settings", "Answer", "Citation", "Sources",
+    "BuildReport", "RagError", "ConfigError", "CorpusError", "ModelError", "IndexMissingError",
+    "IndexCorruptError", "IndexMismatchError", "IndexLockedError", "BusyError",
+]
+__version__ = "0.1.0"
+
+
+def _settings(seeds_dir, index_dir, model, **extra) -> Settings:
+    return Settings.from_env(seeds_dir=seeds_dir, index_dir=index_dir, model=model, **extra)
+
+
+def stream_answer(question: str, *, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None,
+                  model: str | None = None, **settings) -> Iterator[object]:
+    """Yield a ``Sources`` event, then the answer's text pieces (``str``) as the model writes them,
+    then the final, verified ``Answer``."""
+    from .pipeline import get_engine
+
+    return get_engine(_settings(seeds_dir, index_dir, model, **settings)).stream(question)
+
+
+def answer(question: str, *, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None,
+           model: str | None = None, **settings) -> Answer:
+    """Answer ``question`` from the documents; see ``Answer`` for the fields."""
+    from .pipeline import get_engine
+
+    return get_engine(_settings(seeds_dir, index_dir, model, **settings)).answer(question)
+
+
+def build_index(*, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None,
+                dry_run: bool = False, show_progress: bool = False, **settings) -> BuildReport:
+    """Build or update the index for the corpus (the same work as ``rag index``)."""
+    from .pipeline import build_index as _build
+
+    return _build(_settings(seeds_dir, index_dir, None, **settings), dry_run=dry_run, show_progress=show_progress)

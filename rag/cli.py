@@ -1,0 +1,158 @@
+"""The `rag` command: parse, call the library, print. Library errors become one-line messages."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .config import Settings
+from .errors import RagError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", metavar="DIR", help="corpus folder (default: seeds/, or $RAG_SEEDS_DIR)")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: index/, or $RAG_INDEX_DIR)")
+    p.add_argument("--model", metavar="NAME_OR_PATH",
+                   help="LLM: a known name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b) or a .gguf path (or $RAG_MODEL)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Ask questions about your documents, offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index for the corpus")
+    _common(p)
+    p.add_argument("--dry-run", action="store_true", help="only report what would be added, changed and removed")
+
+    p = sub.add_parser("ask", help="answer a question from the documents")
+    _common(p)
+    p.add_argument("question", help="the question")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object (the Answer)")
+    p.add_argument("-k", "--top-k", type=int, help="number of passages given to the model")
+
+    p = sub.add_parser("ui", help="serve the chat window")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require a login (or set $RAG_AUTH)")
+
+    p = sub.add_parser("eval", help="answer every question of a QA file and print the metrics")
+    _common(p)
+    p.add_argument("qa_file", metavar="QA.jsonl")
+    p.add_argument("--json", metavar="FILE", dest="json_out", help="write all metrics and per-question rows here")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+
+    p = sub.add_parser("bench", help="run the benchmarks and write their report")
+    _common(p)
+    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
+    p.add_argument("--out", metavar="FILE", default="BENCHMARKS.md")
+
+    p = sub.add_parser("models", help="list or fetch the known models")
+    p.add_argument("action", choices=["list", "fetch"])
+    p.add_argument("name", nargs="?", default="default")
+    p.add_argument("--models-dir", metavar="DIR")
+    return parser
+
+
+def _settings(args) -> Settings:
+    return Settings.from_env(seeds_dir=getattr(args, "seeds", None), index_dir=getattr(args, "index", None),
+                             model=getattr(args, "model", None), top_k=getattr(args, "top_k", None),
+                             models_dir=getattr(args, "models_dir", None))
+
+
+def cmd_index(args) -> int:
+    from .pipeline import build_index
+
+    report = build_index(_settings(args), dry_run=args.dry_run, show_progress=True)
+    print(report.summary())
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .answer import Answer, Sources
+    from .pipeline import get_engine
+
+    engine = get_engine(_settings(args))
+    if args.json:
+        print(json.dumps(engine.answer(args.question).to_dict(), ensure_ascii=False))
+        return 0
+    result = None
+    for event in engine.stream(args.question):
+        if isinstance(event, str):
+            print(event, end="", flush=True)
+        elif isinstance(event, Answer):
+            result = event
+        elif isinstance(event, Sources):
+            pass
+    assert result is not None
+    print("\r\033[K" if sys.stdout.isatty() else "\n", end="")
+    print("\nAnswer:", result.answer)
+    label = "Closest passages (none answers the question):" if result.abstained else "Sources:"
+    if result.citations:
+        print("\n" + label)
+    for c in result.citations:
+        page = f", page {c.page}" if c.page else ""
+        also = f" (also in {', '.join(a['source'] for a in c.also)})" if c.also else ""
+        print(f"[{c.n}] {c.source}{page} [{c.start}:{c.end}]{also}\n    “{c.quote}”")
+    for w in result.warnings:
+        print(f"note: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_ui(args) -> int:
+    from ui.app import serve
+
+    auth = args.auth or os.environ.get("RAG_AUTH")
+    serve(_settings(args), host=args.host, port=args.port, auth=auth)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import run_eval
+
+    return run_eval(_settings(args), args.qa_file, json_out=args.json_out, limit=args.limit)
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    return run_bench(_settings(args), quick=args.quick, out=args.out)
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    settings = _settings(args)
+    if args.action == "list":
+        for spec in models.KNOWN_MODELS.values():
+            path = settings.models_dir / spec.filename
+            state = "present" if path.is_file() else "not fetched"
+            print(f"{spec.name:22} {spec.description} — {state}")
+        return 0
+    models.fetch(args.name, settings.models_dir)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "eval": cmd_eval, "bench": cmd_bench,
+            "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except RagError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

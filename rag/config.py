@@ -1,0 +1,78 @@
+"""One settings object: defaults in code, overridden by environment variables and flags."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Environment variables that override a setting (flags override these in turn).
+ENV = {
+    "seeds_dir": "RAG_SEEDS_DIR",
+    "index_dir": "RAG_INDEX_DIR",
+    "models_dir": "RAG_MODELS_DIR",
+    "model": "RAG_MODEL",
+    "threads": "RAG_THREADS",
+    "top_k": "RAG_TOP_K",
+}
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds_dir: Path = REPO_ROOT / "seeds"
+    index_dir: Path = REPO_ROOT / "index"
+    models_dir: Path = REPO_ROOT / "models"
+    model: str = "qwen2.5-coder-0.5b"
+    embed_model: str = "all-MiniLM-L6-v2"
+    # Chunking: sentence-aware windows measured in embedding-model tokens.
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 40
+    # Retrieval.
+    top_k: int = 5                # passages shown to the model
+    candidates: int = 20          # per retriever before fusion
+    # Generation.
+    n_ctx: int = 2048
+    max_answer_tokens: int = 160
+    answer_timeout_s: float = 60.0
+    threads: int = field(default_factory=_default_threads)
+    max_question_chars: int = 2000
+
+    def __post_init__(self) -> None:
+        for name in ("seeds_dir", "index_dir", "models_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ConfigError("chunk overlap must be smaller than the chunk size")
+        if not 16 <= self.chunk_tokens <= 254:
+            raise ConfigError("chunk size must be between 16 and 254 tokens (the embedding model reads 256)")
+        if self.top_k < 1 or self.candidates < self.top_k:
+            raise ConfigError("top_k must be at least 1 and no more than candidates")
+        if self.threads < 1:
+            raise ConfigError("threads must be at least 1")
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Defaults, then ``RAG_*`` environment variables, then non-None keyword overrides."""
+        values = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for name, var in ENV.items():
+            raw = os.environ.get(var)
+            if raw:
+                values[name] = int(raw) if types[name] == "int" else raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(types)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

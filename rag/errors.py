@@ -1,0 +1,37 @@
+"""Errors a user can cause or fix. Each carries a one-line message meant to be shown as is."""
+
+
+class RagError(Exception):
+    """Base class: ``str(err)`` is a complete, one-line explanation for the user."""
+
+
+class ConfigError(RagError):
+    """A bad setting or argument (an empty question, an unknown model name, ...)."""
+
+
+class ModelError(RagError):
+    """A model file is missing, truncated or fails its checksum."""
+
+
+class IndexMissingError(RagError):
+    """There is no usable index yet."""
+
+
+class IndexCorruptError(RagError):
+    """The index on disk does not match its manifest."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with other settings (embedding model, chunking) than requested."""
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing or holds nothing that can be indexed."""
+
+
+class IndexLockedError(RagError):
+    """Another rebuild holds the index lock."""
+
+
+class BusyError(RagError):
+    """The engine is busy with other questions; try again shortly."""

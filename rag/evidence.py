@@ -1,0 +1,93 @@
+"""From retrieved chunks to a few numbered evidence passages, each a verbatim sentence span.
+
+The model sees only these passages; a citation ``[n]`` quotes passage n exactly. Passages that say
+the same thing (the same sentence in two files, or a near-paraphrase) are shown once and remember
+every file they came from.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chunk import split_sentences
+from .embed import Embedder
+from .index import Location
+from .retrieve import Hit
+from .text import content_words
+
+MIN_PASSAGE_CHARS = 25
+NEAR_DUPLICATE_COSINE = 0.9
+
+
+@dataclass
+class Passage:
+    n: int
+    text: str
+    location: Location                      # where the quote is (source, start, end)
+    also: list[Location] = field(default_factory=list)  # the same quote elsewhere
+    score: float = 0.0                      # relevance to the question (higher is better)
+    cosine: float = 0.0
+    chunk_id: str = ""
+    vector: np.ndarray | None = None
+
+
+def _candidate_sentences(hits: list[Hit]) -> list[tuple[str, Location, list[Location], str, float]]:
+    seen: set[str] = set()
+    out = []
+    for rank, hit in enumerate(hits):
+        rec = hit.chunk
+        primary, *others = rec.locations
+        for a, b in split_sentences(rec.text):
+            text = rec.text[a:b]
+            key = " ".join(text.split()).lower()
+            if len(text) < MIN_PASSAGE_CHARS or key in seen:
+                continue
+            seen.add(key)
+            loc = Location(primary.source, primary.start + a, primary.start + b)
+            also = [Location(o.source, o.start + a, o.start + b) for o in others]
+            out.append((text, loc, also, rec.id, 1.0 / (rank + 1)))
+    return out
+
+
+def _lexical_overlap(question_words: set[str], text: str) -> float:
+    if not question_words:
+        return 0.0
+    return len(question_words & set(content_words(text))) / len(question_words)
+
+
+def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: Embedder,
+           k: int = 5) -> list[Passage]:
+    """The ``k`` sentences of ``hits`` that best match the question, numbered from 1."""
+    cands = _candidate_sentences(hits)
+    if not cands:
+        return []
+    vecs = embedder.embed_documents([c[0] for c in cands])
+    cos = vecs @ np.asarray(query_vector, dtype=np.float32)
+    qwords = set(content_words(question))
+    scored = []
+    for (text, loc, also, cid, chunk_prior), v, c in zip(cands, vecs, cos):
+        score = float(c) + 0.35 * _lexical_overlap(qwords, text) + 0.05 * chunk_prior
+        scored.append(Passage(0, text, loc, list(also), score, float(c), cid, v))
+    scored.sort(key=lambda p: -p.score)
+    chosen: list[Passage] = []
+    for p in scored:
+        twin = next((q for q in chosen if float(q.vector @ p.vector) >= NEAR_DUPLICATE_COSINE), None)
+        if twin is not None:
+            twin.also.append(p.location)
+            twin.also.extend(p.also)
+            continue
+        chosen.append(p)
+        if len(chosen) == k:
+            break
+    for i, p in enumerate(chosen, 1):
+        p.n = i
+    return chosen
+
+
+_WS = re.compile(r"\s+")
+
+
+def compact(text: str) -> str:
+    return _WS.sub(" ", text).strip()

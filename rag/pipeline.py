@@ -1,0 +1,230 @@
+"""The path a question takes: retrieve → select evidence → prompt → generate → verify → Answer.
+
+An Engine holds the loaded index (reloaded when a rebuild switches versions) and shares the
+embedding model and the LLM with every other Engine in the process.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from . import evidence, models, prompt as prompts
+from .answer import Answer, Citation, Sources
+from .chunk import Chunker
+from .config import Settings
+from .embed import Embedder, SentenceTransformerEmbedder
+from .errors import ConfigError, IndexMissingError
+from .evidence import Passage
+from .generate import GenerationStats, Generator, LlamaCppGenerator
+from .index import Builder, BuildReport, Snapshot, current_version, load
+from .retrieve import Retriever
+from .text import content_words
+from .verify import Verdict, verify
+
+ABSTAIN_TEXT = "The documents do not answer this question."
+# An unverifiable draft is replaced by the best passage, quoted, only when that passage is clearly
+# about the question: close in meaning and sharing most of its content words.
+EXTRACTIVE_MIN_COSINE = 0.55
+EXTRACTIVE_MIN_OVERLAP = 0.6
+
+_shared_lock = threading.Lock()
+_embedders: dict[tuple, Embedder] = {}
+_generators: dict[tuple, Generator] = {}
+_engines: dict[tuple, "Engine"] = {}
+
+
+def shared_embedder(settings: Settings) -> Embedder:
+    key = (settings.embed_model,)
+    with _shared_lock:
+        if key not in _embedders:
+            _embedders[key] = SentenceTransformerEmbedder(settings.embed_model, threads=settings.threads)
+        return _embedders[key]
+
+
+def shared_generator(settings: Settings) -> Generator:
+    name, path = models.resolve(settings.model, settings.models_dir)
+    key = (str(path), settings.n_ctx, settings.threads)
+    with _shared_lock:
+        if key not in _generators:
+            _generators[key] = LlamaCppGenerator(path, name=name, n_ctx=settings.n_ctx, threads=settings.threads)
+        return _generators[key]
+
+
+def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
+    return Chunker(embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
+
+
+def build_index(settings: Settings, *, dry_run: bool = False, show_progress: bool = False,
+                embedder: Embedder | None = None, progress=None) -> BuildReport:
+    embedder = embedder or shared_embedder(settings)
+    builder = Builder(settings.seeds_dir, settings.index_dir, embedder, make_chunker(settings, embedder),
+                      show_progress=show_progress, progress=progress)
+    return builder.build(dry_run=dry_run)
+
+
+class Engine:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
+                 generator: Generator | None = None):
+        self.settings = settings
+        self._embedder = embedder
+        self._generator = generator
+        self._retriever: Retriever | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = shared_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            self._generator = shared_generator(self.settings)
+        return self._generator
+
+    def retriever(self) -> Retriever:
+        """The retriever for the live index version; loads a new version when a rebuild switched."""
+        s = self.settings
+        with self._lock:
+            live = current_version(s.index_dir)
+            if live is None:
+                build_index(s, embedder=self.embedder)
+                live = current_version(s.index_dir)
+                if live is None:
+                    raise IndexMissingError(f"no index in {s.index_dir}; run `rag index`")
+            if self._retriever is None or self._retriever.snapshot.version != live:
+                chunking = make_chunker(s, self.embedder).settings()
+                snap = load(s.index_dir, embed_model=self.embedder.name, chunk_settings=chunking)
+                self._retriever = Retriever(snap, self.embedder, candidates=s.candidates)
+            return self._retriever
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.retriever().snapshot
+
+    # ------------------------------------------------------------------ answering
+
+    def stream(self, question: str) -> Iterator[object]:
+        s = self.settings
+        t0 = time.monotonic()
+        question, warnings = self._clean_question(question)
+        retriever = self.retriever()
+        snap = retriever.snapshot
+        qvec = self.embedder.embed_query(question)
+        t_embed = time.monotonic()
+        hits = retriever.search(question, s.candidates, query_vector=qvec)
+        t_search = time.monotonic()
+        passages = evidence.select(question, qvec, hits, self.embedder, k=s.top_k)
+        t_select = time.monotonic()
+        timings = {"embed_s": t_embed - t0, "search_s": t_search - t_embed, "select_s": t_select - t_search,
+                   "retrieve_s": t_select - t0}
+        yield Sources(question, [self._citation(p, p.n, snap) for p in passages], timings["retrieve_s"])
+
+        draft = ""
+        stats = GenerationStats()
+        if passages:
+            messages = prompts.build(question, passages)
+            gen = self.generator
+            prompt_text = gen.render(messages)
+            timings["prompt_build_s"] = time.monotonic() - t_select
+            first = None
+            for piece in gen.stream(prompt_text, max_tokens=s.max_answer_tokens, timeout_s=s.answer_timeout_s,
+                                    stats=stats):
+                if first is None:
+                    first = time.monotonic()
+                    timings["first_token_s"] = first - t0
+                draft += piece
+                yield piece
+            timings.update(prompt_tokens=stats.prompt_tokens, cached_tokens=stats.cached_tokens,
+                           completion_tokens=stats.completion_tokens, prompt_eval_s=stats.prompt_s,
+                           generate_s=stats.generate_s)
+            if stats.stopped_by == "timeout":
+                warnings.append(f"the model was stopped after {s.answer_timeout_s:.0f} s; the answer may be cut short")
+        t_verify = time.monotonic()
+        verdict = verify(draft, passages, question)
+        answer = self._compose(question, passages, verdict, snap, warnings)
+        timings["verify_s"] = time.monotonic() - t_verify
+        timings.setdefault("first_token_s", None)
+        timings["total_s"] = time.monotonic() - t0
+        answer.timings = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()}
+        answer.draft = draft
+        answer.model = self.generator.name if passages else ""
+        answer.index_version = snap.version
+        yield answer
+
+    def answer(self, question: str) -> Answer:
+        result = None
+        for event in self.stream(question):
+            result = event
+        assert isinstance(result, Answer)
+        return result
+
+    # ------------------------------------------------------------------ helpers
+
+    def _clean_question(self, question: str) -> tuple[str, list[str]]:
+        if not isinstance(question, str):
+            raise ConfigError("the question must be text")
+        question = " ".join(question.split())
+        if not question:
+            raise ConfigError("the question is empty; ask something about the documents")
+        warnings = []
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            warnings.append(f"the question was {len(question):,} characters long; only its first {limit:,} were used")
+            question = question[:limit]
+        return question, warnings
+
+    def _citation(self, p: Passage, n: int, snap: Snapshot) -> Citation:
+        loc = p.location
+        pages = snap.document_pages(loc.source)
+        page = None
+        if pages:
+            page = sum(1 for start in pages if start <= loc.start) or 1
+        return Citation(n=n, source=loc.source, chunk_id=p.chunk_id, start=loc.start, end=loc.end,
+                        quote=p.text, score=round(p.score, 4), page=page,
+                        also=[{"source": a.source, "start": a.start, "end": a.end} for a in p.also])
+
+    def _compose(self, question: str, passages: list[Passage], verdict: Verdict, snap: Snapshot,
+                 warnings: list[str]) -> Answer:
+        by_n = {p.n: p for p in passages}
+        if verdict.supported:
+            renumber: dict[int, int] = {}
+            parts = []
+            for sent in verdict.sentences:
+                marks = "".join(f"[{renumber.setdefault(n, len(renumber) + 1)}]" for n in sent.cites)
+                body = sent.text.rstrip()
+                end = body[-1] if body and body[-1] in ".!?" else "."
+                body = body.rstrip(".!?").rstrip()
+                parts.append(f"{body} {marks}{end}")
+            cites = [self._citation(by_n[old], new, snap) for old, new in renumber.items()]
+            if verdict.dropped:
+                warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
+            return Answer(question, " ".join(parts), False, cites, {}, warnings)
+        best = passages[0] if passages else None
+        if best is not None and not verdict.refused and self._clearly_about(question, best):
+            text = f"The documents say: “{best.text.strip()}” [1]"
+            warnings.append("the model's answer could not be verified; the best matching passage is quoted instead")
+            return Answer(question, text, False, [self._citation(best, 1, snap)], {}, warnings)
+        closest = [self._citation(p, i, snap) for i, p in enumerate(passages[:3], 1)]
+        return Answer(question, ABSTAIN_TEXT, True, closest, {}, warnings)
+
+    @staticmethod
+    def _clearly_about(question: str, passage: Passage) -> bool:
+        qwords = set(content_words(question))
+        if not qwords:
+            return False
+        overlap = len(qwords & set(content_words(passage.text))) / len(qwords)
+        return passage.cosine >= EXTRACTIVE_MIN_COSINE and overlap >= EXTRACTIVE_MIN_OVERLAP
+
+
+def get_engine(settings: Settings) -> Engine:
+    key = (str(settings.seeds_dir), str(settings.index_dir), str(settings.models_dir), settings.model,
+           settings.embed_model, settings.top_k, settings.candidates, settings.chunk_tokens,
+           settings.chunk_overlap_tokens, settings.max_answer_tokens, settings.n_ctx, settings.threads)
+    with _shared_lock:
+        if key not in _engines:
+            _engines[key] = Engine(settings)
+        return _engines[key]

@@ -1,0 +1,89 @@
+"""Small text helpers shared by evidence selection and verification: words, numbers, names."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just
+let me more most my myself no nor not of off on once only or other our ours ourselves out over own
+same she should so some such than that the their theirs them themselves then there these they this
+those through to too under until up very was we were what when where which while who whom why will
+with would you your yours yourself yourselves according said says say also may might must shall
+one ones much many within without whose yes yet via per upon across among amid around
+""".split())
+
+QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+
+_WORD = re.compile(r"[\w’']+", re.UNICODE)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+
+
+def fold(text: str) -> str:
+    """Lower case, typographic quotes and dashes made plain, accents removed, spaces folded."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = re.sub(r"[‐-―−]", "-", text)
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: enough to match 'signed'/'signing', 'licences'/'licence'."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s", "ly"):
+        if len(w) > len(suffix) + 2 and w.endswith(suffix):
+            w = w[: -len(suffix)]
+            if suffix in ("ies", "ied"):
+                w += "y"
+            break
+    return w
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def content_words(text: str) -> list[str]:
+    """Stems of the words that carry meaning (no stop words, no one-letter tokens)."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()]
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers written in ``text``, normalised: '1,200' -> '1200', '3.50' -> '3.5'."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        n = m.group().replace(",", "")
+        if "." in n:
+            n = n.rstrip("0").rstrip(".")
+        out.add(n)
+    return out
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that are not the first word of a sentence: likely names."""
+    out = set()
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        tokens = _WORD.findall(sentence)
+        for i, tok in enumerate(tokens):
+            if i == 0 or not tok[:1].isupper():
+                continue
+            low = tok.lower().replace("’", "'")
+            if low.endswith("'s"):
+                low = low[:-2]
+            if low not in STOPWORDS:
+                out.add(fold(low))
+    return out
+
+
+def citation_markers(text: str) -> list[int]:
+    return [int(n) for n in _MARKER.findall(text)]
+
+
+def strip_markers(text: str) -> str:
+    return _MARKER.sub("", text).strip()

@@ -1,0 +1,110 @@
+"""Check every sentence of a draft answer against the passage it cites.
+
+A sentence is *supported* by a passage when every number and name it states appears in the
+passage and enough of its content words do. A sentence citing a passage that does not support it
+is re-cited to one that does, or dropped. Links and images that are not verbatim in a cited
+passage are removed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .chunk import split_sentences
+from .evidence import Passage
+from .prompt import NOT_FOUND
+from .text import citation_markers, content_words, fold, names, numbers, strip_markers
+
+MIN_WORD_OVERLAP = 0.5
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)[^)]*\)|<(https?://[^>\s]+)>|\bhttps?://[^\s)\]>]+", re.I)
+_REFUSAL = re.compile(
+    r"not found|(passages|documents|text|context)\s+(do|does)\s+not\s+(contain|mention|say|provide|include|specify)"
+    r"|no information|not (mentioned|provided|specified|stated)|cannot (be )?(answer|determine|find)", re.I)
+
+
+@dataclass
+class Support:
+    ok: bool
+    missing: list[str] = field(default_factory=list)   # numbers or names absent from the passage
+    overlap: float = 0.0
+
+
+@dataclass
+class VerifiedSentence:
+    text: str                 # the sentence without markers
+    cites: list[int]          # passage numbers that support it
+    dropped_cites: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Verdict:
+    sentences: list[VerifiedSentence]
+    dropped: list[str]        # sentences removed as unsupported
+    refused: bool             # the model said the passages do not answer
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def supported(self) -> bool:
+        return bool(self.sentences)
+
+
+def support(sentence: str, passage_text: str, question: str = "") -> Support:
+    """Does ``passage_text`` back every fact ``sentence`` states?"""
+    claim = strip_markers(sentence)
+    folded_passage = fold(passage_text)
+    passage_numbers = numbers(passage_text)
+    missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
+    missing += [n for n in sorted(names(claim)) if n not in folded_passage]
+    # Words the question supplies are not new claims; measure the rest.
+    qwords = set(content_words(question))
+    cwords = set(content_words(claim)) - qwords
+    pwords = set(content_words(passage_text))
+    overlap = len(cwords & pwords) / len(cwords) if cwords else 1.0
+    return Support(ok=not missing and overlap >= MIN_WORD_OVERLAP, missing=missing, overlap=overlap)
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text)) or fold(text).startswith(fold(NOT_FOUND))
+
+
+def _strip_links(sentence: str, allowed: str) -> str:
+    def repl(m: re.Match) -> str:
+        whole = m.group(0)
+        if whole in allowed:
+            return whole
+        return m.group(1) or ""
+    return _LINK.sub(repl, sentence).strip()
+
+
+def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
+    by_n = {p.n: p for p in passages}
+    kept: list[VerifiedSentence] = []
+    dropped: list[str] = []
+    notes: list[str] = []
+    refused = False
+    for a, b in split_sentences(draft):
+        raw = draft[a:b]
+        cites = [n for n in dict.fromkeys(citation_markers(raw))]
+        text = strip_markers(raw)
+        if not content_words(text):
+            continue  # no claim ("Answer:", a lone marker)
+        if is_refusal(text):
+            refused = True
+            continue
+        good = [n for n in cites if n in by_n and support(text, by_n[n].text, question).ok]
+        bad = [n for n in cites if n not in good]
+        if not good:
+            alternatives = sorted(
+                (p for p in passages if p.n not in cites),
+                key=lambda p: -support(text, p.text, question).overlap)
+            good = [p.n for p in alternatives[:1] if support(text, p.text, question).ok]
+            if good and cites:
+                notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
+        if not good:
+            dropped.append(text)
+            continue
+        allowed = " ".join(by_n[n].text for n in good)
+        text = _strip_links(text, allowed)
+        kept.append(VerifiedSentence(text, good, bad))
+    return Verdict(kept, dropped, refused, notes)
