@@ -32,7 +32,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     start = dot
     while start > 0 and not text[start - 1].isspace() and text[start - 1] not in "(\"'“‘":
         start -= 1
-    word = text[start:dot].lower()
+    word = re.split(r"[-/–—]", text[start:dot].lower())[-1]
     if not word:
         return False
     if word in _ABBREV or (len(word) == 1 and word.isalpha()):
@@ -95,7 +95,7 @@ class Chunker:
         self.overlap_tokens = overlap_tokens
 
     def settings(self) -> dict:
-        return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "splitter": "sentence-v1"}
+        return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "splitter": "sentence-v2"}
 
     def split(self, source: str, text: str) -> list[Chunk]:
         return list(self.iter_chunks(source, text))
@@ -105,8 +105,11 @@ class Chunker:
         pos = 0
         while pos < len(text):
             stop = min(len(text), pos + block)
-            if stop < len(text):  # end the block at a line or sentence end where possible
-                cut = text.rfind("\n", pos + block // 2, stop)
+            if stop < len(text):  # end the block at a line end, else between words, where possible
+                low = pos + block // 2
+                cut = text.rfind("\n", low, stop)
+                if cut < 0:
+                    cut = max(text.rfind(" ", low, stop), text.rfind("\t", low, stop))
                 stop = cut + 1 if cut > 0 else stop
             units = self._units(text, pos, stop)
             yield from self._pack(source, text, units)
@@ -136,8 +139,7 @@ class Chunker:
                     cur_start, cur_n = None, 0
                 step = max(1, (e - s) * self.max_tokens // (2 * n))
                 for p in range(s, e, step):
-                    piece_end = min(e, p + step)
-                    out.append((p, piece_end, self.count_tokens([text[p:piece_end]])[0]))
+                    out.extend(self._fit(text, p, min(e, p + step)))
                 continue
             if cur_start is not None and cur_n + n > self.max_tokens:
                 out.append((cur_start, cur_end, cur_n))
@@ -148,6 +150,14 @@ class Chunker:
         if cur_start is not None:
             out.append((cur_start, cur_end, cur_n))
         return out
+
+    def _fit(self, text: str, a: int, b: int) -> list[tuple[int, int, int]]:
+        """``text[a:b]`` as one unit, or halved until every piece fits: token density varies."""
+        n = self.count_tokens([text[a:b]])[0]
+        if n <= self.max_tokens or b - a <= 1:
+            return [(a, b, n)]
+        mid = (a + b) // 2
+        return self._fit(text, a, mid) + self._fit(text, mid, b)
 
     def _pack(self, source: str, text: str, units: list[tuple[int, int, int]]) -> Iterator[Chunk]:
         i = 0
@@ -162,9 +172,11 @@ class Chunker:
             yield Chunk(source, start, end, text[start:end])
             if j >= len(units):
                 break
-            # Step back over trailing sentences that fit in the overlap, but always move forward.
+            # Step back over trailing sentences that fit in the overlap, but always move forward:
+            # the next chunk must still have room for the first unit this one could not take.
             k, back = j, 0
-            while k - 1 > i and back + units[k - 1][2] <= self.overlap_tokens:
+            room = self.max_tokens - units[j][2]
+            while k - 1 > i and back + units[k - 1][2] <= min(self.overlap_tokens, room):
                 k -= 1
                 back += units[k][2]
             i = k

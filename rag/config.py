@@ -66,8 +66,13 @@ class Settings:
         types = {f.name: f.type for f in fields(cls)}
         for name, var in ENV.items():
             raw = os.environ.get(var)
-            if raw:
-                values[name] = int(raw) if types[name] == "int" else raw
+            if raw and types[name] == "int":
+                try:
+                    values[name] = int(raw)
+                except ValueError:
+                    raise ConfigError(f"{var} must be a whole number, not {raw!r}") from None
+            elif raw:
+                values[name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - set(types)
         if unknown:

@@ -108,10 +108,11 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    # Mostly UTF-8 with a few bad bytes: keep UTF-8 and replace the bad bytes.
+    # Mostly UTF-8 with a few bad bytes: keep UTF-8 and replace the bad bytes. It is UTF-8 only if
+    # some non-ASCII text decodes: ASCII with a few stray high bytes is Windows-1252 (curly quotes).
     replaced = data.decode("utf-8", errors="replace")
     bad = replaced.count("\ufffd")
-    if bad and bad * 200 < len(replaced):
+    if bad and bad * 200 < len(replaced) and any(ord(ch) > 127 and ch != "\ufffd" for ch in replaced):
         return replaced
     try:
         return data.decode("cp1252")

@@ -30,10 +30,11 @@ class Passage:
     score: float = 0.0                      # relevance to the question (higher is better)
     cosine: float = 0.0
     chunk_id: str = ""
+    context: str = ""                       # the text of the chunk the sentence came from
     vector: np.ndarray | None = None
 
 
-def _candidate_sentences(hits: list[Hit]) -> list[tuple[str, Location, list[Location], str, float]]:
+def _candidate_sentences(hits: list[Hit]) -> list[tuple]:
     seen: set[str] = set()
     out = []
     for rank, hit in enumerate(hits):
@@ -47,7 +48,7 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple[str, Location, list[Loca
             seen.add(key)
             loc = Location(primary.source, primary.start + a, primary.start + b)
             also = [Location(o.source, o.start + a, o.start + b) for o in others]
-            out.append((text, loc, also, rec.id, 1.0 / (rank + 1)))
+            out.append((text, loc, also, rec, 1.0 / (rank + 1)))
     return out
 
 
@@ -67,9 +68,9 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
     cos = vecs @ np.asarray(query_vector, dtype=np.float32)
     qwords = set(content_words(question))
     scored = []
-    for (text, loc, also, cid, chunk_prior), v, c in zip(cands, vecs, cos):
+    for (text, loc, also, rec, chunk_prior), v, c in zip(cands, vecs, cos):
         score = float(c) + 0.35 * _lexical_overlap(qwords, text) + 0.05 * chunk_prior
-        scored.append(Passage(0, text, loc, list(also), score, float(c), cid, v))
+        scored.append(Passage(0, text, loc, list(also), score, float(c), rec.id, rec.text, v))
     scored.sort(key=lambda p: -p.score)
     chosen: list[Passage] = []
     for p in scored:

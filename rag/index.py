@@ -429,6 +429,7 @@ class Builder:
                     shutil.rmtree(p, ignore_errors=True)
                 elif p.name != live:
                     versions.append(p)
-        versions.sort(key=lambda p: p.name)
+        # Oldest first. Names sort by time only to the second, so order by when each was written.
+        versions.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
         for p in versions[:-KEEP_OLD_VERSIONS] if KEEP_OLD_VERSIONS else versions:
             shutil.rmtree(p, ignore_errors=True)

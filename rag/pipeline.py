@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from . import evidence, models, prompt as prompts
+from . import answerable, evidence, models, prompt as prompts
 from .answer import Answer, Citation, Sources
 from .chunk import Chunker
 from .config import Settings
@@ -191,6 +191,11 @@ class Engine:
                  warnings: list[str]) -> Answer:
         by_n = {p.n: p for p in passages}
         if verdict.supported:
+            cited = [by_n[n] for sent in verdict.sentences for n in sent.cites]
+            reason = self._off_topic(question, cited, passages)
+            if reason:
+                warnings.append(f"the answer was withheld: {reason}")
+                return self._abstain(question, passages, snap, warnings)
             renumber: dict[int, int] = {}
             parts = []
             for sent in verdict.sentences:
@@ -204,12 +209,27 @@ class Engine:
                 warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
             return Answer(question, " ".join(parts), False, cites, {}, warnings)
         best = passages[0] if passages else None
-        if best is not None and not verdict.refused and self._clearly_about(question, best):
+        if (best is not None and not verdict.refused and self._clearly_about(question, best)
+                and not self._off_topic(question, [best], passages)):
             text = f"The documents say: “{best.text.strip()}” [1]"
             warnings.append("the model's answer could not be verified; the best matching passage is quoted instead")
             return Answer(question, text, False, [self._citation(best, 1, snap)], {}, warnings)
+        return self._abstain(question, passages, snap, warnings)
+
+    def _abstain(self, question: str, passages: list[Passage], snap: Snapshot, warnings: list[str]) -> Answer:
         closest = [self._citation(p, i, snap) for i, p in enumerate(passages[:3], 1)]
         return Answer(question, ABSTAIN_TEXT, True, closest, {}, warnings)
+
+    @staticmethod
+    def _off_topic(question: str, cited: list[Passage], passages: list[Passage]) -> str:
+        """Why the cited passages cannot be the answer to this question, or '' when they can."""
+        names = answerable.missing_names(question, " ".join(p.context for p in cited))
+        if names:
+            return f"the cited passages do not mention {', '.join(names)}"
+        rare = answerable.missing_rare_terms(question, " ".join(p.context for p in passages))
+        if rare:
+            return f"the documents found do not mention {', '.join(rare)}"
+        return ""
 
     @staticmethod
     def _clearly_about(question: str, passage: Passage) -> bool:

@@ -31,18 +31,20 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+_stemmer = None
+
+
 def stem(word: str) -> str:
-    """A deliberately light stemmer: enough to match 'signed'/'signing', 'licences'/'licence'."""
+    """Snowball (Porter 2) English stem: 'signed'/'signing' -> 'sign', 'imposed'/'impose' -> 'impos'."""
+    global _stemmer
+    if _stemmer is None:
+        import Stemmer
+
+        _stemmer = Stemmer.Stemmer("english")
     w = word.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s", "ly"):
-        if len(w) > len(suffix) + 2 and w.endswith(suffix):
-            w = w[: -len(suffix)]
-            if suffix in ("ies", "ied"):
-                w += "y"
-            break
-    return w
+    return _stemmer.stemWord(w)
 
 
 def words(text: str) -> list[str]:
@@ -66,12 +68,12 @@ def numbers(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    """Capitalised words that are not the first word of a sentence: likely names."""
+    """Capitalised words that are not stop words (a sentence's first word included): likely names."""
     out = set()
     for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
         tokens = _WORD.findall(sentence)
-        for i, tok in enumerate(tokens):
-            if i == 0 or not tok[:1].isupper():
+        for tok in tokens:
+            if not tok[:1].isupper():
                 continue
             low = tok.lower().replace("’", "'")
             if low.endswith("'s"):
@@ -87,3 +89,14 @@ def citation_markers(text: str) -> list[int]:
 
 def strip_markers(text: str) -> str:
     return _MARKER.sub("", text).strip()
+
+
+def mentioned(name: str, folded_words: set[str]) -> bool:
+    """Is ``name`` one of ``folded_words``, or the stem of one ('Japan' in 'Japanese', 'licence' in
+    'licences')? Whole words only: 'Ann' is not mentioned by 'annually'."""
+    if name in folded_words:
+        return True
+    if len(name) < 4:
+        return False
+    key = name[: max(4, min(len(name), 6))]
+    return any(w.startswith(key) and len(w) <= len(name) + 4 for w in folded_words)

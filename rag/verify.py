@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .chunk import split_sentences
 from .evidence import Passage
 from .prompt import NOT_FOUND
-from .text import citation_markers, content_words, fold, names, numbers, strip_markers
+from .text import citation_markers, content_words, fold, mentioned, names, numbers, strip_markers, words
 
 MIN_WORD_OVERLAP = 0.5
 
@@ -52,16 +52,24 @@ class Verdict:
 def support(sentence: str, passage_text: str, question: str = "") -> Support:
     """Does ``passage_text`` back every fact ``sentence`` states?"""
     claim = strip_markers(sentence)
-    folded_passage = fold(passage_text)
+    passage_words = set(words(passage_text))
     passage_numbers = numbers(passage_text)
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
-    missing += [n for n in sorted(names(claim)) if n not in folded_passage]
+    missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)]
     # Words the question supplies are not new claims; measure the rest.
     qwords = set(content_words(question))
     cwords = set(content_words(claim)) - qwords
     pwords = set(content_words(passage_text))
     overlap = len(cwords & pwords) / len(cwords) if cwords else 1.0
     return Support(ok=not missing and overlap >= MIN_WORD_OVERLAP, missing=missing, overlap=overlap)
+
+
+def _relevant(passage: Passage, question_words: set[str]) -> bool:
+    """A passage (with its surrounding chunk) that shares no word with the question cannot answer it;
+    this is what stops a draft that obeys an instruction hidden in an unrelated passage."""
+    if not question_words:
+        return True
+    return bool(question_words & set(content_words(passage.context or passage.text)))
 
 
 def is_refusal(text: str) -> bool:
@@ -71,14 +79,19 @@ def is_refusal(text: str) -> bool:
 def _strip_links(sentence: str, allowed: str) -> str:
     def repl(m: re.Match) -> str:
         whole = m.group(0)
+        trail = ""
+        if not whole.startswith(("[", "!", "<")):  # a bare URL: sentence punctuation is not part of it
+            core = whole.rstrip(".,;:!?")
+            whole, trail = core, whole[len(core):]
         if whole in allowed:
-            return whole
-        return m.group(1) or ""
+            return whole + trail
+        return (m.group(1) or "") + trail
     return _LINK.sub(repl, sentence).strip()
 
 
 def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
     by_n = {p.n: p for p in passages}
+    qwords = set(content_words(question))
     kept: list[VerifiedSentence] = []
     dropped: list[str] = []
     notes: list[str] = []
@@ -92,11 +105,11 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
         if is_refusal(text):
             refused = True
             continue
-        good = [n for n in cites if n in by_n and support(text, by_n[n].text, question).ok]
+        good = [n for n in cites if n in by_n and _relevant(by_n[n], qwords) and support(text, by_n[n].text, question).ok]
         bad = [n for n in cites if n not in good]
         if not good:
             alternatives = sorted(
-                (p for p in passages if p.n not in cites),
+                (p for p in passages if p.n not in cites and _relevant(p, qwords)),
                 key=lambda p: -support(text, p.text, question).overlap)
             good = [p.n for p in alternatives[:1] if support(text, p.text, question).ok]
             if good and cites:
