@@ -14,7 +14,7 @@ class Citation:
     quote: str
     score: float
     page: int | None = None
-    also: list[dict] = field(default_factory=list)   # the same quote in other files: source/start/end
+    also: list[dict] = field(default_factory=list)   # the same fact in other files: source/start/end/quote
 
     def to_dict(self) -> dict:
         d = asdict(self)

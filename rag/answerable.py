@@ -7,7 +7,9 @@ model produced a fluent, quote-backed sentence (it may be about something else).
 """
 from __future__ import annotations
 
-from .text import QUESTION_WORDS, STOPWORDS, fold, mentioned, stem, words
+import re
+
+from .text import QUESTION_WORDS, STOPWORDS, fold, mentioned, stem, strip_markers, words
 
 RARE_ZIPF = 3.5     # wordfreq Zipf frequency below which a word counts as rare
 
@@ -48,3 +50,45 @@ def missing_rare_terms(question: str, context: str) -> list[str]:
     ctx_stems = {stem(w) for w in words(context)}
     ctx_words = set(words(context))
     return [w for w in rare_terms(question) if stem(w) not in ctx_stems and not mentioned(w, ctx_words)]
+
+
+_MONTHS = ("january february march april may june july august september october november december "
+           "monday tuesday wednesday thursday friday saturday sunday").split()
+_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve hundred thousand million "
+                 "billion trillion dozen half").split()
+
+
+def expected_kind(question: str) -> str | None:
+    """What kind of fact the question asks for: 'number', 'time', 'name' or None (anything)."""
+    q = " " + " ".join(words(question)) + " "
+    if any(k in q for k in (" how much ", " how many ", " how long ", " how tall ", " how old ", " how far ",
+                            " how big ", " how large ", " what percentage ", " what price ", " price ",
+                            " cost ", " percent ")):
+        return "number"
+    if q.startswith(" when ") or " what year " in q or " what date " in q or " which year " in q:
+        return "time"
+    if q.startswith(" who ") or " whom " in q:
+        return "name"
+    return None
+
+
+def has_kind(text: str, kind: str | None, question: str = "") -> bool:
+    """Does ``text`` state a fact of that kind (a number; a date or time; a name) that the question
+    does not already contain?"""
+    if kind is None:
+        return True
+    plain = strip_markers(text)
+    asked = set(words(question))
+    new_words = [w for w in words(plain) if w not in asked]
+    has_number = any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS for w in new_words)
+    if kind == "number":
+        return has_number
+    if kind == "time":
+        return has_number or any(w in _MONTHS for w in new_words)
+    asked_names = set(question_names("x " + question))
+    for i, tok in enumerate(re.split(r"[\s\-–—/]+", plain)):
+        tok = tok.strip(".,;:!?\"'()[]“”‘’")
+        if tok[:1].isupper() and fold(tok) not in asked_names and fold(tok) not in asked \
+                and not (i == 0 and tok.lower() in STOPWORDS):
+            return True
+    return False

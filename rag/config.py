@@ -38,7 +38,7 @@ class Settings:
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 40
     # Retrieval.
-    top_k: int = 5                # passages shown to the model
+    top_k: int = 4                # passages shown to the model
     candidates: int = 20          # per retriever before fusion
     # Generation.
     n_ctx: int = 2048

@@ -26,7 +26,7 @@ class Passage:
     n: int
     text: str
     location: Location                      # where the quote is (source, start, end)
-    also: list[Location] = field(default_factory=list)  # the same quote elsewhere
+    also: list[tuple[Location, str]] = field(default_factory=list)  # the same fact elsewhere: (where, its text)
     score: float = 0.0                      # relevance to the question (higher is better)
     cosine: float = 0.0
     chunk_id: str = ""
@@ -47,7 +47,7 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple]:
                 continue
             seen.add(key)
             loc = Location(primary.source, primary.start + a, primary.start + b)
-            also = [Location(o.source, o.start + a, o.start + b) for o in others]
+            also = [(Location(o.source, o.start + a, o.start + b), text) for o in others]
             out.append((text, loc, also, rec, 1.0 / (rank + 1)))
     return out
 
@@ -76,7 +76,7 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
     for p in scored:
         twin = next((q for q in chosen if float(q.vector @ p.vector) >= NEAR_DUPLICATE_COSINE), None)
         if twin is not None:
-            twin.also.append(p.location)
+            twin.also.append((p.location, p.text))
             twin.also.extend(p.also)
             continue
         chosen.append(p)

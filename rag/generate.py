@@ -6,6 +6,7 @@ across questions, and lets one caller at a time use the model.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from dataclasses import dataclass
@@ -69,7 +70,15 @@ class LlamaCppGenerator:
                     bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
                     self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
                 self._llm = llm
+                atexit.register(self.close)
         return self._llm
+
+    def close(self) -> None:
+        """Free the model now (at exit, before the interpreter tears down what llama.cpp needs)."""
+        with self._load_lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
 
     def count_tokens(self, text: str) -> int:
         llm = self._load()

@@ -28,6 +28,8 @@ ABSTAIN_TEXT = "The documents do not answer this question."
 # about the question: close in meaning and sharing most of its content words.
 EXTRACTIVE_MIN_COSINE = 0.55
 EXTRACTIVE_MIN_OVERLAP = 0.6
+# A model answer citing a passage this far below the best passage's relevance score is not trusted.
+WEAK_CITATION_GAP = 0.3
 
 _shared_lock = threading.Lock()
 _embedders: dict[tuple, Embedder] = {}
@@ -185,36 +187,46 @@ class Engine:
             page = sum(1 for start in pages if start <= loc.start) or 1
         return Citation(n=n, source=loc.source, chunk_id=p.chunk_id, start=loc.start, end=loc.end,
                         quote=p.text, score=round(p.score, 4), page=page,
-                        also=[{"source": a.source, "start": a.start, "end": a.end} for a in p.also])
+                        also=[{"source": a.source, "start": a.start, "end": a.end, "quote": text} for a, text in p.also])
 
     def _compose(self, question: str, passages: list[Passage], verdict: Verdict, snap: Snapshot,
                  warnings: list[str]) -> Answer:
         by_n = {p.n: p for p in passages}
+        kind = answerable.expected_kind(question)
         if verdict.supported:
             cited = [by_n[n] for sent in verdict.sentences for n in sent.cites]
-            reason = self._off_topic(question, cited, passages)
-            if reason:
-                warnings.append(f"the answer was withheld: {reason}")
-                return self._abstain(question, passages, snap, warnings)
-            renumber: dict[int, int] = {}
-            parts = []
-            for sent in verdict.sentences:
-                marks = "".join(f"[{renumber.setdefault(n, len(renumber) + 1)}]" for n in sent.cites)
-                body = sent.text.rstrip()
-                end = body[-1] if body and body[-1] in ".!?" else "."
-                body = body.rstrip(".!?").rstrip()
-                parts.append(f"{body} {marks}{end}")
-            cites = [self._citation(by_n[old], new, snap) for old, new in renumber.items()]
-            if verdict.dropped:
-                warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
-            return Answer(question, " ".join(parts), False, cites, {}, warnings)
-        best = passages[0] if passages else None
-        if (best is not None and not verdict.refused and self._clearly_about(question, best)
-                and not self._off_topic(question, [best], passages)):
+            text = " ".join(sent.text for sent in verdict.sentences)
+            problem = self._off_topic(question, cited, passages)
+            if not problem and max(p.score for p in cited) < passages[0].score - WEAK_CITATION_GAP:
+                problem = "it cites a passage much less related to the question than the best one"
+            if not problem and not answerable.has_kind(text, kind, question):
+                problem = f"the model's answer states no {kind}, which the question asks for"
+            if not problem:
+                if verdict.dropped:
+                    warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
+                return self._cited_answer(question, verdict, by_n, snap, warnings)
+            warnings.append(f"the model's answer was not used: {problem}")
+        best = next((p for p in passages if self._clearly_about(question, p)
+                     and answerable.has_kind(p.text, kind, question)
+                     and not self._off_topic(question, [p], passages)), None)
+        if best is not None and not verdict.refused:
             text = f"The documents say: “{best.text.strip()}” [1]"
-            warnings.append("the model's answer could not be verified; the best matching passage is quoted instead")
+            warnings.append("the best matching passage is quoted instead of a model-written answer")
             return Answer(question, text, False, [self._citation(best, 1, snap)], {}, warnings)
         return self._abstain(question, passages, snap, warnings)
+
+    def _cited_answer(self, question: str, verdict: Verdict, by_n: dict[int, Passage], snap: Snapshot,
+                      warnings: list[str]) -> Answer:
+        renumber: dict[int, int] = {}
+        parts = []
+        for sent in verdict.sentences:
+            marks = "".join(f"[{renumber.setdefault(n, len(renumber) + 1)}]" for n in sent.cites)
+            body = sent.text.rstrip()
+            end = body[-1] if body and body[-1] in ".!?" else "."
+            body = body.rstrip(".!?").rstrip()
+            parts.append(f"{body} {marks}{end}")
+        cites = [self._citation(by_n[old], new, snap) for old, new in renumber.items()]
+        return Answer(question, " ".join(parts), False, cites, {}, warnings)
 
     def _abstain(self, question: str, passages: list[Passage], snap: Snapshot, warnings: list[str]) -> Answer:
         closest = [self._citation(p, i, snap) for i, p in enumerate(passages[:3], 1)]

@@ -58,10 +58,20 @@ def support(sentence: str, passage_text: str, question: str = "") -> Support:
     missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)]
     # Words the question supplies are not new claims; measure the rest.
     qwords = set(content_words(question))
-    cwords = set(content_words(claim)) - qwords
+    cwords = (set(content_words(claim)) - qwords) or set(content_words(claim))
     pwords = set(content_words(passage_text))
     overlap = len(cwords & pwords) / len(cwords) if cwords else 1.0
+    if _negated(claim) != _negated(passage_text):
+        missing.append("negation")
     return Support(ok=not missing and overlap >= MIN_WORD_OVERLAP, missing=missing, overlap=overlap)
+
+
+_NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none)\b|n't\b", re.I)
+
+
+def _negated(text: str) -> bool:
+    """Whether a sentence is negated: 'does not include' and 'includes no' are; 'includes' is not."""
+    return bool(_NEGATION.search(text.replace("’", "'")))
 
 
 def _relevant(passage: Passage, question_words: set[str]) -> bool:
