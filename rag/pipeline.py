@@ -103,6 +103,17 @@ class Engine:
                 self._retriever = Retriever(snap, self.embedder, candidates=s.candidates)
             return self._retriever
 
+    def warm_up(self) -> None:
+        """Load the index and both models, and put the fixed part of the prompt into llama.cpp's
+        KV cache, so the first question is as fast as the next ones."""
+        retriever = self.retriever()
+        evidence.select("warm up", self.embedder.embed_query("warm up"), [], self.embedder)
+        retriever.bm25_search("warm up", 1)
+        gen = self.generator
+        prefix = gen.render(prompts.prefix_messages())
+        for _ in gen.stream(prefix, max_tokens=1, timeout_s=self.settings.answer_timeout_s):
+            pass
+
     @property
     def snapshot(self) -> Snapshot:
         return self.retriever().snapshot

@@ -247,11 +247,7 @@ def _warm_up(settings: Settings) -> None:
     """Load the index and the models in the background so the first question is not the slow one."""
     def run() -> None:
         try:
-            engine = get_engine(settings)
-            engine.retriever()
-            warm = getattr(engine.generator, "warm_up", None)
-            if warm is not None:
-                warm()
+            get_engine(settings).warm_up()
         except RagError as exc:
             log.warning("could not load everything ahead of the first question: %s", exc)
         except Exception:
