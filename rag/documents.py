@@ -1,18 +1,30 @@
 """Finding and reading the corpus: one Document per readable file, one Skipped per file that is not.
 
 The text a Document carries is *the* decoded text of its file: citations are character offsets
-into it, and ``read_text`` gives anyone the same text to check a quote against.
+into it, and ``read_text`` gives anyone the same text to check a quote against. Both go through
+``extract_text``, the one per-format extraction (plain text, HTML, PDF text layer, .docx).
 """
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import os
+import re
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES
+HTML_SUFFIXES = {".html", ".htm"}
+PDF_SUFFIXES = {".pdf"}
+DOCX_SUFFIXES = {".docx"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
 MAX_FILE_BYTES = 200 * 1024 * 1024
+PDF_TIME_BUDGET_S = 30.0          # wall-clock budget for one PDF's text extraction (checked between pages)
+PDF_MAX_PAGES = 10_000
+DOCX_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024   # guards against zip bombs
 
 
 @dataclass(frozen=True)
@@ -120,14 +132,152 @@ def decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+# --------------------------------------------------------------------------- per-format extraction
+
+def extract_text(path: Path, data: bytes) -> tuple[str, tuple[int, ...]]:
+    """The text of a file's bytes, chosen by its suffix, and the page start offsets (PDF only)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        return html_text(data), ()
+    if suffix in PDF_SUFFIXES:
+        return pdf_text(data)
+    if suffix in DOCX_SUFFIXES:
+        return docx_text(data), ()
+    return decode_text(data), ()
+
+
+_HTML_DROP = ("script", "style", "noscript", "template", "head", "meta", "link", "title", "iframe", "object",
+              "embed", "svg", "canvas")
+_HTML_BLOCKS = {
+    "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog", "div", "dl",
+    "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hgroup", "hr", "html", "legend", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+}
+
+
+def html_text(data: bytes) -> str:
+    """Visible text of an HTML page: one line per block element, whitespace inside a line collapsed."""
+    from bs4 import BeautifulSoup, Comment, Declaration, Doctype, ProcessingInstruction
+
+    try:
+        soup = BeautifulSoup(data, "lxml")
+    except Exception as exc:  # lxml is lenient; this is for truly broken input
+        raise UnreadableDocument(f"malformed HTML ({type(exc).__name__})") from None
+    for tag in soup.find_all(_HTML_DROP):
+        tag.decompose()
+    for node in soup.find_all(string=lambda s: isinstance(s, (Comment, Declaration, Doctype,
+                                                              ProcessingInstruction))):
+        node.extract()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (re.sub(r"\s+", " ", line).strip() for line in soup.get_text().split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def pdf_text(data: bytes, *, time_budget: float | None = None,
+             max_pages: int | None = None) -> tuple[str, tuple[int, ...]]:
+    """The text layer of a PDF, pages separated by a blank line, and the offset where each page starts.
+
+    Bounded: extraction stops with UnreadableDocument once it has run longer than ``time_budget``
+    seconds (checked between pages) or the PDF has more than ``max_pages`` pages.
+    """
+    from pypdf import PdfReader
+
+    # pypdf logs a warning for every damage it repairs; a damaged file is reported as a Skipped instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    time_budget = PDF_TIME_BUDGET_S if time_budget is None else time_budget
+    max_pages = PDF_MAX_PAGES if max_pages is None else max_pages
+    deadline = time.monotonic() + time_budget
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:  # "owner password only" PDFs open with an empty user password
+                opened = reader.decrypt("")
+            except Exception:
+                opened = 0
+            if not opened:
+                raise UnreadableDocument("encrypted PDF")
+        n = len(reader.pages)
+        if n == 0:
+            raise UnreadableDocument("PDF has no pages")
+        if n > max_pages:
+            raise UnreadableDocument(f"too many pages ({n:,}; limit {max_pages:,})")
+        parts: list[str] = []
+        pages: list[int] = []
+        offset = 0
+        for i in range(n):
+            if time.monotonic() > deadline:
+                raise UnreadableDocument(f"PDF text extraction took too long (over {time_budget:g} s)")
+            page_text = (reader.pages[i].extract_text() or "").strip().replace("\x00", "")
+            if parts:
+                parts.append("\n\n")
+                offset += 2
+            pages.append(offset)
+            parts.append(page_text)
+            offset += len(page_text)
+    except UnreadableDocument:
+        raise
+    except Exception as exc:  # pypdf raises many kinds of errors on damaged files
+        raise UnreadableDocument(f"malformed PDF ({_short(exc)})") from None
+    text = "".join(parts)
+    if not text.strip():
+        raise UnreadableDocument("no text layer (scanned PDF?)")
+    return text, tuple(pages)
+
+
+def docx_text(data: bytes) -> str:
+    """Paragraphs and table cells of a .docx body, in document order, one per line."""
+    import docx
+    from docx.table import Table
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if sum(info.file_size for info in zf.infolist()) > DOCX_MAX_UNZIPPED_BYTES:
+                raise UnreadableDocument("too large when unzipped")
+        document = docx.Document(io.BytesIO(data))
+        lines: list[str] = []
+
+        def walk(container) -> None:
+            for item in container.iter_inner_content():
+                if isinstance(item, Table):
+                    for row in item.rows:
+                        seen: set[int] = set()
+                        for cell in row.cells:
+                            if id(cell._tc) in seen:  # merged cells repeat across the row
+                                continue
+                            seen.add(id(cell._tc))
+                            walk(cell)
+                else:
+                    lines.append(item.text)
+
+        walk(document)
+    except UnreadableDocument:
+        raise
+    except Exception as exc:
+        raise UnreadableDocument(f"not a readable .docx file ({_short(exc)})") from None
+    return "\n".join(line.strip() for line in lines if line.strip())
+
+
+def _short(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return msg if len(msg) <= 120 else msg[:117] + "..."
+
+
 def read_text(path: Path) -> str:
-    """The decoded text of a text file, exactly as the index sees it."""
-    return decode_text(read_bytes(Path(path)))
+    """The text of a corpus file exactly as the index sees it (citations are offsets into it)."""
+    path = Path(path)
+    return extract_text(path, read_bytes(path))[0]
 
 
 def read_document(path: Path, source: str) -> Document:
-    data = read_bytes(Path(path))
-    text = decode_text(data)
+    path = Path(path)
+    data = read_bytes(path)
+    text, pages = extract_text(path, data)
     if not text.strip():
         raise UnreadableDocument("empty (no text)")
-    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest())
+    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages)

@@ -28,7 +28,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .chunk import Chunk, Chunker
-from .documents import Document, Skipped, UnreadableDocument, read_document, scan
+from .documents import SUPPORTED_SUFFIXES, Document, Skipped, UnreadableDocument, read_document, scan
 from .embed import Embedder, batched
 from .errors import (CorpusError, IndexCorruptError, IndexLockedError, IndexMismatchError,
                      IndexMissingError)
@@ -318,7 +318,8 @@ class Builder:
         report.removed = sorted(set(old_files) - set(files) - {a for a, _ in report.renamed})
         if not files:
             why = "no readable documents" if found else "no supported documents"
-            raise CorpusError(f"{self.seeds_dir} has {why} (supported: .txt, .md); nothing to index"
+            supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+            raise CorpusError(f"{self.seeds_dir} has {why} (supported: {supported}); nothing to index"
                               + (f"; skipped {len(report.skipped)}" if report.skipped else ""))
         return _Plan(report, old, documents, reused, files)
 

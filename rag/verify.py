@@ -49,10 +49,11 @@ class Verdict:
         return bool(self.sentences)
 
 
-def support(sentence: str, passage_text: str, question: str = "") -> Support:
-    """Does ``passage_text`` back every fact ``sentence`` states?"""
+def support(sentence: str, passage_text: str, question: str = "", context: str = "") -> Support:
+    """Does ``passage_text`` back every fact ``sentence`` states? Numbers must be in the passage
+    itself; a name may also be in its surrounding ``context`` (the passage may say "it" for "China")."""
     claim = strip_markers(sentence)
-    passage_words = set(words(passage_text))
+    passage_words = set(words(passage_text + " " + context))
     passage_numbers = numbers(passage_text)
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
     missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)]
@@ -72,6 +73,10 @@ _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none)\b|n't\b", re.
 def _negated(text: str) -> bool:
     """Whether a sentence is negated: 'does not include' and 'includes no' are; 'includes' is not."""
     return bool(_NEGATION.search(text.replace("’", "'")))
+
+
+def _supports(passage: Passage, sentence: str, question: str) -> Support:
+    return support(sentence, passage.text, question, passage.context)
 
 
 def _relevant(passage: Passage, question_words: set[str]) -> bool:
@@ -110,18 +115,18 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
         raw = draft[a:b]
         cites = [n for n in dict.fromkeys(citation_markers(raw))]
         text = strip_markers(raw)
-        if not content_words(text):
-            continue  # no claim ("Answer:", a lone marker)
+        if not content_words(text) or text.rstrip().endswith("?"):
+            continue  # no claim ("Answer:", a lone marker, the question repeated)
         if is_refusal(text):
             refused = True
             continue
-        good = [n for n in cites if n in by_n and _relevant(by_n[n], qwords) and support(text, by_n[n].text, question).ok]
+        good = [n for n in cites if n in by_n and _relevant(by_n[n], qwords) and _supports(by_n[n], text, question).ok]
         bad = [n for n in cites if n not in good]
         if not good:
             alternatives = sorted(
                 (p for p in passages if p.n not in cites and _relevant(p, qwords)),
-                key=lambda p: -support(text, p.text, question).overlap)
-            good = [p.n for p in alternatives[:1] if support(text, p.text, question).ok]
+                key=lambda p: -_supports(p, text, question).overlap)
+            good = [p.n for p in alternatives[:1] if _supports(p, text, question).ok]
             if good and cites:
                 notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
         if not good:

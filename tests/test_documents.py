@@ -16,6 +16,9 @@ def test_scan_finds_supported_files_and_reports_the_rest(tmp_path):
     (root / "sub" / "c.rst").write_text("c")
     (root / "sub" / "deeper" / "d.markdown").write_text("d")
     (root / "report.pdf").write_bytes(b"%PDF-1.4")
+    (root / "page.HTML").write_text("<p>hi</p>")
+    (root / "letter.docx").write_bytes(b"PK")
+    (root / "drawing.svg").write_text("<svg/>")
     (root / "Makefile").write_text("all:")
     (root / ".hidden.txt").write_text("secret")
     (root / ".git").mkdir()
@@ -29,11 +32,12 @@ def test_scan_finds_supported_files_and_reports_the_rest(tmp_path):
 
     found, skipped = scan(root)
 
-    assert [s for s, _ in found] == sorted(["a.txt", "B.MD", "sub/c.rst", "sub/deeper/d.markdown"])
+    assert [s for s, _ in found] == sorted(["a.txt", "B.MD", "sub/c.rst", "sub/deeper/d.markdown",
+                                            "report.pdf", "page.HTML", "letter.docx"])
     assert all(path == root / source for source, path in found)
     reasons = {s.source: s.reason for s in skipped}
-    assert set(reasons) == {"report.pdf", "Makefile", "link.txt", "linked-dir"}
-    assert ".pdf" in reasons["report.pdf"] and "unsupported" in reasons["report.pdf"]
+    assert set(reasons) == {"drawing.svg", "Makefile", "link.txt", "linked-dir"}
+    assert ".svg" in reasons["drawing.svg"] and "unsupported" in reasons["drawing.svg"]
     assert "unsupported" in reasons["Makefile"]
     assert "symbolic link" in reasons["link.txt"]
     assert "symbolic link" in reasons["linked-dir"]
@@ -156,3 +160,198 @@ def test_page_at():
 
     doc = Document("a.pdf", "page one page two page three", "0" * 64, pages=(0, 9, 18))
     assert [doc.page_at(i) for i in (0, 8, 9, 17, 18, 27)] == [1, 1, 2, 2, 3, 3]
+
+
+# --------------------------------------------------------------------------- HTML, PDF, .docx
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A minimal valid PDF with one line of Helvetica text per page (a real text layer)."""
+    n = len(pages)
+    font = 3 + 2 * n
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(n))
+            + b"] /Count %d >>" % n]
+    for i, text in enumerate(pages):
+        content = b"BT /F1 12 Tf 72 720 Td (" + text.encode("latin-1") + b") Tj ET"
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                    b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * i, font))
+        objs.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for num, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+HTML_PAGE = b"""<!DOCTYPE html>
+<html><head><title>Head title</title><meta charset="utf-8">
+<style>body { color: red; } .secret-style {}</style>
+<script>var secretScript = "do not index";</script></head>
+<body><noscript>Enable JavaScript</noscript><template><p>template text</p></template>
+<!-- a comment -->
+<h1>The Heading</h1><p>First paragraph ends here.</p><p>Second&nbsp;paragraph <b>bold</b> text.</p>
+<ul><li>One</li><li>Two</li></ul>line<br>break
+</body></html>"""
+
+
+def test_html_keeps_visible_text_in_blocks(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_bytes(HTML_PAGE)
+    doc = read_document(path, "page.html")
+    assert doc.text == read_text(path)
+    assert doc.sha256 == hashlib.sha256(HTML_PAGE).hexdigest()
+    for absent in ("secretScript", "do not index", "color: red", "secret-style", "Head title",
+                   "Enable JavaScript", "template text", "a comment"):
+        assert absent not in doc.text
+    assert "First paragraph ends here.\nSecond paragraph bold text." in doc.text
+    assert doc.text.splitlines() == ["The Heading", "First paragraph ends here.",
+                                     "Second paragraph bold text.", "One", "Two", "line", "break"]
+    assert doc.pages == () and doc.page_at(0) is None
+
+
+def test_html_encoding_declared_in_meta(tmp_path):
+    path = tmp_path / "latin.htm"
+    path.write_bytes('<html><head><meta charset="iso-8859-1"></head><body><p>Café</p></body></html>'
+                     .encode("latin-1"))
+    assert read_text(path) == "Café"
+
+
+def test_html_without_visible_text_is_empty(tmp_path):
+    path = tmp_path / "blank.html"
+    path.write_bytes(b"<html><head><script>x()</script></head><body> </body></html>")
+    with pytest.raises(UnreadableDocument, match="empty"):
+        read_document(path, "blank.html")
+
+
+def test_pdf_text_and_page_offsets(tmp_path):
+    path = tmp_path / "two.pdf"
+    data = make_pdf(["Hello from page one.", "Greetings from page two."])
+    path.write_bytes(data)
+    doc = read_document(path, "two.pdf")
+    assert doc.text == read_text(path)
+    assert doc.sha256 == hashlib.sha256(data).hexdigest()
+    assert len(doc.pages) == 2 and doc.pages[0] == 0
+    assert doc.text[:doc.pages[1]].strip() == "Hello from page one."
+    assert doc.text[doc.pages[1]:] == "Greetings from page two."
+    at = doc.text.index("Greetings")
+    assert doc.page_at(at) == 2
+    assert doc.page_at(doc.text.index("Hello")) == 1
+
+
+def test_pdf_without_text_layer(tmp_path):
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(make_pdf(["", ""]))
+    with pytest.raises(UnreadableDocument, match=r"no text layer \(scanned PDF\?\)"):
+        read_document(path, "scan.pdf")
+
+
+def test_encrypted_pdf(tmp_path):
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=io.BytesIO(make_pdf(["Top secret text."])))
+    writer.encrypt("s3cret")
+    path = tmp_path / "locked.pdf"
+    with open(path, "wb") as f:
+        writer.write(f)
+    with pytest.raises(UnreadableDocument, match="^encrypted PDF$"):
+        read_document(path, "locked.pdf")
+    with pytest.raises(UnreadableDocument, match="encrypted PDF"):
+        read_text(path)
+
+
+@pytest.mark.parametrize("data", [b"this is not a pdf at all \x00\xff" * 20, b"%PDF-1.4\n", b"",
+                                  make_pdf(["Truncated page text."])[:150]])
+def test_malformed_pdf_is_unreadable_with_a_short_reason(tmp_path, data):
+    path = tmp_path / "bad.pdf"
+    path.write_bytes(data)
+    with pytest.raises(UnreadableDocument) as info:
+        read_document(path, "bad.pdf")
+    reason = str(info.value)
+    assert reason and "\n" not in reason and len(reason) < 200
+
+
+def test_pdf_extraction_is_bounded(tmp_path, monkeypatch):
+    import rag.documents
+
+    path = tmp_path / "many.pdf"
+    path.write_bytes(make_pdf(["one", "two", "three"]))
+    monkeypatch.setattr(rag.documents, "PDF_MAX_PAGES", 2)
+    with pytest.raises(UnreadableDocument, match="too many pages"):
+        read_document(path, "many.pdf")
+    monkeypatch.setattr(rag.documents, "PDF_MAX_PAGES", 10)
+    monkeypatch.setattr(rag.documents, "PDF_TIME_BUDGET_S", -1.0)
+    with pytest.raises(UnreadableDocument, match="too long"):
+        read_document(path, "many.pdf")
+
+
+def make_docx(path):
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Quarterly Report", level=1)
+    d.add_paragraph("The first paragraph of the report.")
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text = "Region"
+    table.cell(0, 1).text = "Revenue"
+    table.cell(1, 0).text = "North"
+    table.cell(1, 1).text = "42 million"
+    d.add_paragraph("A closing paragraph after the table.")
+    d.save(str(path))
+
+
+def test_docx_paragraphs_and_tables(tmp_path):
+    path = tmp_path / "report.docx"
+    make_docx(path)
+    doc = read_document(path, "report.docx")
+    assert doc.text == read_text(path)
+    assert doc.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert doc.text.splitlines() == ["Quarterly Report", "The first paragraph of the report.",
+                                     "Region", "Revenue", "North", "42 million",
+                                     "A closing paragraph after the table."]
+
+
+def test_malformed_docx_is_unreadable(tmp_path):
+    path = tmp_path / "bad.docx"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(UnreadableDocument, match="docx") as info:
+        read_document(path, "bad.docx")
+    assert "\n" not in str(info.value)
+
+
+def test_index_of_every_format_cites_read_text(tmp_path):
+    from conftest import FakeEmbedder
+
+    from rag.chunk import Chunker
+    from rag.index import Builder, load
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "notes.txt").write_text("Plain notes about the harbour. " * 20)
+    (seeds / "readme.md").write_text("# Title\n\nMarkdown text about lighthouses. " * 10)
+    (seeds / "page.html").write_bytes(HTML_PAGE)
+    (seeds / "two.pdf").write_bytes(make_pdf(["Hello from page one. " * 5, "Greetings from page two. " * 5]))
+    make_docx(seeds / "report.docx")
+    (seeds / "broken.pdf").write_bytes(b"garbage")
+    embedder = FakeEmbedder()
+    report = Builder(seeds, tmp_path / "index", embedder, Chunker(embedder.count_tokens, 30, 6)).build()
+    assert [s.source for s in report.skipped] == ["broken.pdf"]
+    snap = load(tmp_path / "index")
+    texts = {}
+    seen = set()
+    for rec in snap.chunks:
+        for loc in rec.locations:
+            if loc.source not in texts:
+                texts[loc.source] = read_text(seeds / loc.source)
+            assert texts[loc.source][loc.start:loc.end] == rec.text
+            seen.add(loc.source)
+    assert seen == {"notes.txt", "readme.md", "page.html", "two.pdf", "report.docx"}
+    assert len(snap.document_pages("two.pdf")) == 2
+    assert snap.document_pages("page.html") == ()

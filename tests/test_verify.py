@@ -148,3 +148,17 @@ def test_a_bare_url_quoted_from_the_passage_is_kept():
     passage = "The full report is at https://example.org/report and on paper."
     v = verify("The full report is at https://example.org/report [1].", passages(passage))
     assert "https://example.org/report" in v.sentences[0].text
+
+
+def test_a_repeated_question_is_not_a_claim():
+    ps = passages(LIGHTHOUSE)
+    v = verify("When was the lighthouse built [1]?", ps, "When was the lighthouse built?")
+    assert v.sentences == [] and not v.supported
+
+
+def test_a_name_may_come_from_the_passage_context():
+    p = passages("It expanded those measures this month, now requiring export licences.")[0]
+    p.context = "China imposed restrictions in April. It expanded those measures this month, now requiring export licences."
+    v = verify("China's expanded measures require export licences [1].", [p], "What do the measures require?")
+    assert [s.cites for s in v.sentences] == [[1]]
+    assert not support("China's expanded measures require export licences.", p.text).ok
