@@ -134,6 +134,22 @@ def decode_text(data: bytes) -> str:
 
 # --------------------------------------------------------------------------- per-format extraction
 
+def reader_version(path: Path) -> str:
+    """Names the code that turns this kind of file into text. The index stores it per file, so a
+    reader that changes (a new pypdf, a new HTML rule) re-reads those files instead of trusting
+    character offsets computed by the old one."""
+    from importlib.metadata import version
+
+    suffix = Path(path).suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        return f"html-1 beautifulsoup4-{version('beautifulsoup4')} lxml-{version('lxml')}"
+    if suffix in PDF_SUFFIXES:
+        return f"pdf-1 pypdf-{version('pypdf')}"
+    if suffix in DOCX_SUFFIXES:
+        return f"docx-1 python-docx-{version('python-docx')}"
+    return "text-1"
+
+
 def extract_text(path: Path, data: bytes) -> tuple[str, tuple[int, ...]]:
     """The text of a file's bytes, chosen by its suffix, and the page start offsets (PDF only)."""
     suffix = Path(path).suffix.lower()

@@ -28,7 +28,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .chunk import Chunk, Chunker
-from .documents import SUPPORTED_SUFFIXES, Document, Skipped, UnreadableDocument, read_document, scan
+from .documents import (SUPPORTED_SUFFIXES, Document, Skipped, UnreadableDocument, read_document, reader_version,
+                        scan)
 from .embed import Embedder, batched
 from .errors import (CorpusError, IndexCorruptError, IndexLockedError, IndexMismatchError,
                      IndexMissingError)
@@ -297,7 +298,7 @@ class Builder:
             except UnreadableDocument as exc:
                 report.skipped.append(Skipped(source, str(exc)))
                 continue
-            entry = {"sha256": doc.sha256, "chars": len(doc.text)}
+            entry = {"sha256": doc.sha256, "chars": len(doc.text), "reader": reader_version(path)}
             if doc.pages:
                 entry["pages"] = list(doc.pages)
             files[source] = entry
@@ -305,7 +306,7 @@ class Builder:
                 report.duplicates.append((first_of_hash[doc.sha256], source))
             first_of_hash.setdefault(doc.sha256, source)
             prev = old_files.get(source)
-            if prev is not None and prev["sha256"] == doc.sha256:
+            if prev is not None and prev["sha256"] == doc.sha256 and prev.get("reader") == entry["reader"]:
                 report.unchanged.append(source)
                 reused[source] = old_locs.get(source, [])
             elif prev is None and doc.sha256 in by_hash and by_hash[doc.sha256] not in {s for s, _ in found}:

@@ -96,7 +96,7 @@ def test_full_build_writes_a_version_and_its_manifest(builder, corpus, index_dir
     assert manifest["embedding"] == {"model": "fake-embedder", "dim": 64}
     assert manifest["chunking"] == builder.chunker.settings()
     assert manifest["files"] == {
-        name: {"sha256": hashlib.sha256(text.encode()).hexdigest(), "chars": len(text)}
+        name: {"sha256": hashlib.sha256(text.encode()).hexdigest(), "chars": len(text), "reader": "text-1"}
         for name, text in CORPUS.items()}
     assert manifest["checksums"] == {
         name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ("chunks.jsonl", "vectors.faiss")}
@@ -354,3 +354,14 @@ def test_old_versions_are_collected_and_the_newest_old_one_kept(built, corpus, i
         report = built.build()
         assert version_dirs(index_dir) == {report.version, live}, f"after rebuild {i}"
         live = report.version
+
+
+def test_a_changed_document_reader_rereads_its_files_but_reuses_unchanged_vectors(built, corpus, monkeypatch):
+    monkeypatch.setattr(rag.index, "reader_version",
+                        lambda path: "text-2" if str(path).endswith(".md") else "text-1")
+    report = built.build()
+    assert report.changed == ["lighthouse.md"]
+    assert built.embedder.embedded == []        # same text, same chunk ids: vectors are reused
+    snap = check_index(built)
+    assert snap.manifest["files"]["lighthouse.md"]["reader"] == "text-2"
+    assert built.build().up_to_date
