@@ -70,7 +70,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .answer import Answer, Sources
+    from .answer import Answer
     from .pipeline import get_engine
 
     engine = get_engine(_settings(args))
@@ -83,8 +83,6 @@ def cmd_ask(args) -> int:
             print(event, end="", flush=True)
         elif isinstance(event, Answer):
             result = event
-        elif isinstance(event, Sources):
-            pass
     assert result is not None
     print("\r\033[K" if sys.stdout.isatty() else "\n", end="")
     print("\nAnswer:", result.answer)

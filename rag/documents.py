@@ -6,6 +6,7 @@ into it, and ``read_text`` gives anyone the same text to check a quote against. 
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import logging
@@ -15,6 +16,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -36,18 +38,17 @@ class Document:
 
     def page_at(self, offset: int) -> int | None:
         """1-based page number holding ``offset``, or None for unpaged documents."""
-        if not self.pages:
-            return None
-        page = 0
-        for i, start in enumerate(self.pages):
-            if start <= offset:
-                page = i
-            else:
-                break
-        return page + 1
+        return page_of(self.pages, offset)
 
     def __repr__(self) -> str:
         return f"Document({self.source!r}, {len(self.text):,} chars, sha256={self.sha256[:10]})"
+
+
+def page_of(pages: Sequence[int], offset: int) -> int | None:
+    """1-based page holding ``offset``, given each page's start offset; None when there are no pages."""
+    if not pages:
+        return None
+    return max(1, bisect.bisect_right(pages, offset))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from . import answerable, evidence, models, prompt as prompts
 from .answer import Answer, Citation, Sources
 from .chunk import Chunker
 from .config import Settings
+from .documents import page_of
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import ConfigError, IndexMissingError
 from .evidence import Passage
@@ -192,10 +193,7 @@ class Engine:
 
     def _citation(self, p: Passage, n: int, snap: Snapshot) -> Citation:
         loc = p.location
-        pages = snap.document_pages(loc.source)
-        page = None
-        if pages:
-            page = sum(1 for start in pages if start <= loc.start) or 1
+        page = page_of(snap.document_pages(loc.source), loc.start)
         return Citation(n=n, source=loc.source, chunk_id=p.chunk_id, start=loc.start, end=loc.end,
                         quote=p.text, score=round(p.score, 4), page=page,
                         also=[{"source": a.source, "start": a.start, "end": a.end, "quote": text} for a, text in p.also])
