@@ -18,7 +18,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install models index chat test clean-index
+.PHONY: install models index chat test browser clean-index
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ index: models
 chat: index
 	$(BIN)/rag ui --host 127.0.0.1 --port 7860
 
-test: models
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser offline).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: models browser
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 clean-index:
