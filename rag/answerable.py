@@ -92,3 +92,36 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
                 and not (i == 0 and tok.lower() in STOPWORDS):
             return True
     return False
+
+
+_COUNT_OF = re.compile(r"\bhow many ([a-z][a-z'’-]+)")
+_STATEMENT = re.compile(r"\bwhat (?:did|does|do|has|have|will) (.+?) (?:say|said|tell|told|announce|state|claim|"
+                        r"write|wrote|declare|reply|respond)\b")
+_SPEECH = re.compile(r"\b(?:said|says|say|stated|states|told|tells|announced|announces|declared|claimed|wrote|"
+                     r"replied|responded|added|noted|according to|statement|remarks?|quoted)\b|[“\"]")
+_NOT_UNITS = frozenset("times people persons individuals things items units more of the".split())
+
+
+def counted_unit(question: str) -> str | None:
+    """The thing a 'how many X' question counts ('tonnes', 'loaves'), if any."""
+    m = _COUNT_OF.search(fold(question))
+    if not m:
+        return None
+    word = m.group(1).strip("'’-")
+    if word in STOPWORDS or word in _NOT_UNITS or len(word) < 3:
+        return None
+    return word
+
+
+def missing_focus(question: str, context: str) -> str:
+    """What the question is about that the context does not give, or '' when nothing is missing:
+    the counted unit of 'how many tonnes …' must be in the context, and a 'what did X say' question
+    needs a passage that reports speech."""
+    unit = counted_unit(question)
+    if unit:
+        ctx_words = set(words(context))
+        if stem(unit) not in {stem(w) for w in ctx_words} and not mentioned(unit, ctx_words):
+            return f"the passages give no amount in {unit}"
+    if _STATEMENT.search(fold(question)) and not _SPEECH.search(fold(context)):
+        return "the passages do not report what was said"
+    return ""

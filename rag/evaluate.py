@@ -112,7 +112,20 @@ class Row:
     error: str = ""
 
 
-def evaluate(engine, items: list[QAItem], seeds_dir: Path, progress: bool = True) -> dict:
+def row_line(row: dict) -> str:
+    """One line per question: verdict, id, answered or abstained, rank of the first gold source, answer."""
+    mark = {True: "ok  ", False: "MISS", None: "    "}[row["correct"]]
+    kind = "abstained" if row["abstained"] else "answered"
+    if not row["answerable"]:
+        mark = "ok  " if row["abstained"] else "MISS"
+    if row["error"]:
+        mark, kind = "ERR ", "failed"
+    text = " ".join((row["error"] or row["answer"]).split())[:110]
+    return f"{mark} {row['id']:>12} {kind:9} rank={row['rank']} {text}"
+
+
+def evaluate(engine, items: list[QAItem], seeds_dir: Path, progress: bool = True, report: bool = False) -> dict:
+    """Answer every item; with ``report``, print each question's line as soon as it is answered."""
     from tqdm import tqdm
 
     rows: list[Row] = []
@@ -132,6 +145,8 @@ def evaluate(engine, items: list[QAItem], seeds_dir: Path, progress: bool = True
         except Exception as exc:  # noqa: BLE001 - one failing question must not stop the run
             rows.append(Row(item.id, item.question, item.answerable, "", False, False, None, 0, 0, False,
                             None, 0.0, error=f"{type(exc).__name__}: {exc}"))
+            if report:
+                tqdm.write(row_line(rows[-1].__dict__), file=sys.stdout)
             continue
         valid = sum(citation_valid(c, seeds_dir, cache) for c in answer.citations)
         correct = meets(answer.answer, item.answers) if (item.answerable and item.answers) else None
@@ -142,6 +157,8 @@ def evaluate(engine, items: list[QAItem], seeds_dir: Path, progress: bool = True
                         len(answer.citations), valid, citation_supported(answer),
                         answer.timings.get("first_token_s"), answer.timings.get("total_s", 0.0),
                         sources_seen))
+        if report:
+            tqdm.write(row_line(rows[-1].__dict__), file=sys.stdout)
     return summarise(rows, items)
 
 
@@ -194,16 +211,9 @@ def run_eval(settings: Settings, qa_file: str, *, json_out: str | None = None, l
         raise ConfigError(f"{qa_file} holds no questions")
     engine = get_engine(settings)
     engine.retriever()  # build or load the index before timing starts
-    result = evaluate(engine, items, settings.seeds_dir)
+    result = evaluate(engine, items, settings.seeds_dir, report=True)
     result["settings"] = {"qa_file": str(qa_file), "seeds_dir": str(settings.seeds_dir), "model": settings.model,
                           "top_k": settings.top_k}
-    for row in result["rows"]:
-        mark = {True: "ok  ", False: "MISS", None: "    "}[row["correct"]]
-        kind = "abstained" if row["abstained"] else "answered"
-        if not row["answerable"]:
-            mark = "ok  " if row["abstained"] else "MISS"
-        text = " ".join(row["answer"].split())[:110]
-        print(f"{mark} {row['id']:>12} {kind:9} rank={row['rank']} {text}")
     print()
     for k, v in result["metrics"].items():
         print(f"{k:28} {v}")

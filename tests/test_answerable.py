@@ -1,0 +1,58 @@
+"""The checks that decide an abstention even when a fluent, quote-backed answer exists."""
+import pytest
+
+from rag.answerable import (counted_unit, expected_kind, has_kind, missing_focus, missing_names,
+                            missing_rare_terms, question_names)
+
+
+def test_names_of_the_question_must_be_in_the_context():
+    q = "What did the agreement between Japan and Australia say about NdPr?"
+    assert question_names(q) == ["japan", "australia", "ndpr"]
+    assert missing_names(q, "Japanese firms and Australian miners agreed on NdPr prices.") == []
+    assert missing_names(q, "Japanese firms agreed on NdPr prices.") == ["australia"]
+
+
+def test_rare_question_words_must_be_somewhere_in_what_was_retrieved():
+    q = "What price floor was set for dysprosium?"
+    assert missing_rare_terms(q, "A price floor of 110 dollars per kilogram was set for NdPr oxide.") == ["dysprosium"]
+    assert missing_rare_terms(q, "Dysprosium prices rose.") == []
+
+
+@pytest.mark.parametrize("question,unit", [
+    ("How many tonnes of rare earths will Japan stockpile?", "tonnes"),
+    ("how many loaves does the bakery bake", "loaves"),
+    ("How many people work there?", None),
+    ("How much will they invest?", None),
+    ("How many of them came?", None),
+    ("When was it built?", None),
+])
+def test_counted_unit(question, unit):
+    assert counted_unit(question) == unit
+
+
+def test_a_count_in_another_unit_is_not_an_answer():
+    q = "How many tonnes of rare earths will Japan stockpile under the agreement?"
+    assert "tonnes" in missing_focus(q, "The agreement covers stockpiling and investment of 400 billion dollars.")
+    assert missing_focus(q, "Japan will stockpile 2,000 tonnes of rare earths.") == ""
+    assert missing_focus("How many loaves are baked?", "It bakes 240 loaves a day.") == ""
+
+
+def test_what_someone_said_needs_reported_speech():
+    q = "What did Xi Jinping say after his meeting with Trump?"
+    assert "said" in missing_focus(q, "Trump is scheduled to meet Chinese President Xi Jinping on Thursday.")
+    assert missing_focus(q, "Xi Jinping said the talks had been constructive.") == ""
+    assert missing_focus(q, "“We agreed on a lot,” Xi told reporters.") == ""
+    assert missing_focus("What did the report find?", "The report covers mining.") == ""
+
+
+@pytest.mark.parametrize("question,kind,good,bad", [
+    ("How much will Japanese companies invest?", "number", "They will invest 400 billion dollars.",
+     "They will invest in minerals."),
+    ("When was the lighthouse built?", "time", "It was built in 1871.", "It was built by Olsen."),
+    ("Who built the lighthouse?", "name", "Margaret Olsen built it.", "An engineer built it."),
+    ("What does the plant produce?", None, "Steel.", "anything"),
+])
+def test_answer_kind(question, kind, good, bad):
+    assert expected_kind(question) == kind
+    assert has_kind(good, kind, question)
+    assert has_kind(bad, kind, question) == (kind is None)
