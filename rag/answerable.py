@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .text import QUESTION_WORDS, STOPWORDS, fold, mentioned, stem, strip_markers, words
+from .text import QUESTION_WORDS, STOPWORDS, fold, mentioned, numbers, stem, strip_markers, words
 
 RARE_ZIPF = 3.5     # wordfreq Zipf frequency below which a word counts as rare
 
@@ -89,7 +89,7 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     for i, tok in enumerate(re.split(r"[\s\-–—/]+", plain)):
         tok = tok.strip(".,;:!?\"'()[]“”‘’")
         if tok[:1].isupper() and fold(tok) not in asked_names and fold(tok) not in asked \
-                and not (i == 0 and tok.lower() in STOPWORDS):
+                and fold(tok) not in _MONTHS and not (i == 0 and tok.lower() in STOPWORDS):
             return True
     return False
 
@@ -116,7 +116,8 @@ def counted_unit(question: str) -> str | None:
 def missing_focus(question: str, context: str) -> str:
     """What the question is about that the context does not give, or '' when nothing is missing:
     the counted unit of 'how many tonnes …' must be in the context, and a 'what did X say' question
-    needs a passage that reports speech."""
+    needs a passage that reports speech; a number the question names ('day 10', 'Q2 2020') must be
+    in the context."""
     unit = counted_unit(question)
     if unit:
         ctx_words = set(words(context))
@@ -124,4 +125,7 @@ def missing_focus(question: str, context: str) -> str:
             return f"the passages give no amount in {unit}"
     if _STATEMENT.search(fold(question)) and not _SPEECH.search(fold(context)):
         return "the passages do not report what was said"
+    absent = sorted(numbers(question) - numbers(context), key=len)
+    if absent:
+        return f"the passages do not mention {', '.join(absent)}"
     return ""

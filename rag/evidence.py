@@ -15,7 +15,7 @@ from .chunk import split_sentences
 from .embed import Embedder
 from .index import Location
 from .retrieve import Hit
-from .text import content_words
+from .text import content_words, numbers
 
 MIN_PASSAGE_CHARS = 25
 NEAR_DUPLICATE_COSINE = 0.9
@@ -58,6 +58,17 @@ def _lexical_overlap(question_words: set[str], text: str) -> float:
     return len(question_words & set(content_words(text))) / len(question_words)
 
 
+# Weights of a sentence's score: cosine to the question, plus these.
+W = {
+    "overlap": 0.35,        # share of the question's content words in the sentence
+    "context": 0.0,         # ... in the sentence's chunk (measured: no gain)
+    "prior": 0.05,          # 1 / rank of the chunk in the fused retrieval
+    "number": 0.3,          # share of the question's numbers (a year, 'Q2') in the sentence
+    "number_context": 0.3,  # ... found only in its chunk (a date line before the sentence)
+    "question": 0.3,        # penalty: the sentence is itself a question, not a statement
+}
+
+
 def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: Embedder,
            k: int = 5) -> list[Passage]:
     """The ``k`` sentences of ``hits`` that best match the question, numbered from 1."""
@@ -67,9 +78,21 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
     vecs = embedder.embed_documents([c[0] for c in cands])
     cos = vecs @ np.asarray(query_vector, dtype=np.float32)
     qwords = set(content_words(question))
+    qnums = numbers(question)
     scored = []
+    ctx_cache: dict[str, tuple[float, set[str]]] = {}
     for (text, loc, also, rec, chunk_prior), v, c in zip(cands, vecs, cos):
-        score = float(c) + 0.35 * _lexical_overlap(qwords, text) + 0.05 * chunk_prior
+        if rec.id not in ctx_cache:
+            ctx_cache[rec.id] = (_lexical_overlap(qwords, rec.text), numbers(rec.text))
+        ctx_overlap, ctx_nums = ctx_cache[rec.id]
+        score = (float(c) + W["overlap"] * _lexical_overlap(qwords, text) + W["context"] * ctx_overlap
+                 + W["prior"] * chunk_prior)
+        if qnums:
+            in_sentence = len(qnums & numbers(text)) / len(qnums)
+            in_context = len(qnums & ctx_nums) / len(qnums)
+            score += W["number"] * in_sentence + W["number_context"] * max(0.0, in_context - in_sentence)
+        if text.rstrip().endswith("?"):
+            score -= W["question"]
         scored.append(Passage(0, text, loc, list(also), score, float(c), rec.id, rec.text, v))
     scored.sort(key=lambda p: -p.score)
     chosen: list[Passage] = []

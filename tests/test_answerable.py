@@ -50,9 +50,16 @@ def test_what_someone_said_needs_reported_speech():
      "They will invest in minerals."),
     ("When was the lighthouse built?", "time", "It was built in 1871.", "It was built by Olsen."),
     ("Who built the lighthouse?", "name", "Margaret Olsen built it.", "An engineer built it."),
+    ("Who acquired WhatsApp?", "name", "Facebook acquired WhatsApp.", "WhatsApp was acquired in February 2014."),
     ("What does the plant produce?", None, "Steel.", "anything"),
 ])
 def test_answer_kind(question, kind, good, bad):
     assert expected_kind(question) == kind
     assert has_kind(good, kind, question)
     assert has_kind(bad, kind, question) == (kind is None)
+
+
+def test_a_number_the_question_names_must_be_in_the_context():
+    assert "10" in missing_focus("What happened on day 10?", "On day 9 the party rested.")
+    assert missing_focus("What happened on day 10?", "On day 10 the party reached the gate.") == ""
+    assert "2020" in missing_focus("What was Tesla's revenue in Q2 2020?", "Tesla's Q2 2021 revenue was $12 billion.")
