@@ -53,7 +53,10 @@ def missing_rare_terms(question: str, context: str) -> list[str]:
 
 
 _MONTHS = ("january february march april may june july august september october november december "
-           "monday tuesday wednesday thursday friday saturday sunday").split()
+           "monday tuesday wednesday thursday friday saturday sunday "
+           "jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_WHICH_NAMED = re.compile(r" (?:which|what) (?:other )?(?:city|cities|country|countries|company|companies|state|"
+                          r"states|town|place|person|team|teams|nation|nations|firm|firms|organi[sz]ation) ")
 _NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve hundred thousand million "
                  "billion trillion dozen half").split()
 
@@ -67,7 +70,7 @@ def expected_kind(question: str) -> str | None:
         return "number"
     if q.startswith(" when ") or " what year " in q or " what date " in q or " which year " in q:
         return "time"
-    if q.startswith(" who ") or " whom " in q:
+    if q.startswith(" who ") or " whom " in q or q.startswith(" where ") or _WHICH_NAMED.search(q):
         return "name"
     return None
 

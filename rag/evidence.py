@@ -15,6 +15,7 @@ from .chunk import split_sentences
 from .embed import Embedder
 from .index import Location
 from .retrieve import Hit
+from .answerable import expected_kind, has_kind
 from .text import content_words, numbers
 
 MIN_PASSAGE_CHARS = 25
@@ -66,6 +67,7 @@ W = {
     "number": 0.3,          # share of the question's numbers (a year, 'Q2') in the sentence
     "number_context": 0.3,  # ... found only in its chunk (a date line before the sentence)
     "question": 0.3,        # penalty: the sentence is itself a question, not a statement
+    "kind": 0.2,            # the sentence states the kind of fact asked for (a number, a date, a name)
 }
 
 
@@ -79,6 +81,7 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
     cos = vecs @ np.asarray(query_vector, dtype=np.float32)
     qwords = set(content_words(question))
     qnums = numbers(question)
+    kind = expected_kind(question)
     scored = []
     ctx_cache: dict[str, tuple[float, set[str]]] = {}
     for (text, loc, also, rec, chunk_prior), v, c in zip(cands, vecs, cos):
@@ -93,6 +96,8 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
             score += W["number"] * in_sentence + W["number_context"] * max(0.0, in_context - in_sentence)
         if text.rstrip().endswith("?"):
             score -= W["question"]
+        if kind and W["kind"] and has_kind(text, kind, question):
+            score += W["kind"]
         scored.append(Passage(0, text, loc, list(also), score, float(c), rec.id, rec.text, v))
     scored.sort(key=lambda p: -p.score)
     chosen: list[Passage] = []

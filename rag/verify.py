@@ -53,7 +53,11 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     """Does ``passage_text`` back every fact ``sentence`` states? Numbers must be in the passage
     itself; a name may also be in its surrounding ``context`` (the passage may say "it" for "China")."""
     claim = strip_markers(sentence)
-    passage_words = set(words(passage_text + " " + context))
+    own_words = words(passage_text)
+    # A name may come from the surrounding text only when the passage refers back to something
+    # ("It expanded those measures" after "China imposed …").
+    refers_back = any(w in _ANAPHORA for w in own_words)
+    passage_words = set(own_words) | (set(words(context)) if refers_back else set())
     passage_numbers = numbers(passage_text)
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
     missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)]
@@ -66,6 +70,8 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
         missing.append("negation")
     return Support(ok=not missing and overlap >= MIN_WORD_OVERLAP, missing=missing, overlap=overlap)
 
+
+_ANAPHORA = frozenset("it its they their them he she his her this these those there".split())
 
 _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none)\b|n't\b", re.I)
 
@@ -85,6 +91,16 @@ def _relevant(passage: Passage, question_words: set[str]) -> bool:
     if not question_words:
         return True
     return bool(question_words & set(content_words(passage.context or passage.text)))
+
+
+_DANGLING = frozenset("a an the of on in at to for with by from and or but as than into onto about via per is are was "
+                      "were be its their his her".split())
+
+
+def _cut_short(sentence: str) -> bool:
+    """'MP Materials is listed on' — a sentence ending in a word that needs a continuation."""
+    tail = words(sentence.rstrip(" .!;:,"))
+    return bool(tail) and tail[-1] in _DANGLING
 
 
 def is_refusal(text: str) -> bool:
@@ -119,6 +135,10 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
             continue  # no claim ("Answer:", a lone marker, the question repeated)
         if is_refusal(text):
             refused = True
+            continue
+        if _cut_short(text):
+            dropped.append(text)
+            notes.append("dropped a sentence that stops mid-claim")
             continue
         good = [n for n in cites if n in by_n and _relevant(by_n[n], qwords) and _supports(by_n[n], text, question).ok]
         bad = [n for n in cites if n not in good]

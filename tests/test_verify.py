@@ -162,3 +162,19 @@ def test_a_name_may_come_from_the_passage_context():
     v = verify("China's expanded measures require export licences [1].", [p], "What do the measures require?")
     assert [s.cites for s in v.sentences] == [[1]]
     assert not support("China's expanded measures require export licences.", p.text).ok
+
+
+@pytest.mark.parametrize("draft", ["MP Materials is listed on [1].", "The floor was set at 110 dollars and [1]."])
+def test_a_sentence_cut_off_mid_claim_is_dropped(draft):
+    p = [Passage(1, "MP Materials is listed on the Nasdaq and set a floor of 110 dollars.",
+                 Location("a.txt", 0, 10), context="")]
+    verdict = verify(draft, p, "Where is MP Materials listed?")
+    assert not verdict.supported and verdict.dropped
+
+
+def test_a_name_from_the_context_needs_a_passage_that_refers_back():
+    p = passages("The agreement with Tokyo includes commitments from both countries.")[0]
+    p.context = "Japan and the U.S. signed. The agreement with Tokyo includes commitments from both countries."
+    v = verify("The agreement with Japan includes commitments from both countries [1].", [p],
+               "What does the agreement include?")
+    assert not v.supported
