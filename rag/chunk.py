@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import ConfigError
 
@@ -25,19 +25,32 @@ _ABBREV = {
 }
 
 
+_ABBREV_SPLIT = re.compile(r"[-/–—]")
+_INITIALS = re.compile(r"(?:[a-z]\.)+[a-z]")
+_LONGEST_ABBREVIATION = 24   # longer words ending in '.' are never abbreviations
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the '.' at ``dot`` ends an abbreviation or initial rather than a sentence."""
     if text[dot] != ".":
         return False
-    start = dot
-    while start > 0 and not text[start - 1].isspace() and text[start - 1] not in "(\"'“‘":
-        start -= 1
-    word = re.split(r"[-/–—]", text[start:dot].lower())[-1]
+    if dot >= 7 and text[dot - 7:dot].isalpha():   # a long word: no abbreviation is that long
+        return False
+    window = text[max(0, dot - _LONGEST_ABBREVIATION):dot]
+    if not window or window[-1].isspace():
+        return False
+    word = window.rsplit(None, 1)[-1]
+    for opener in "(\"'“‘":
+        if opener in word:
+            word = word.rsplit(opener, 1)[1]
+    word = word.lower()
+    if "-" in word or "/" in word or "–" in word or "—" in word:
+        word = _ABBREV_SPLIT.split(word)[-1]
     if not word:
         return False
     if word in _ABBREV or (len(word) == 1 and word.isalpha()):
         return True
-    return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))  # U.S, e.g, a.m
+    return "." in word and _INITIALS.fullmatch(word) is not None  # U.S, e.g, a.m
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -46,10 +59,17 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     spans: list[tuple[int, int]] = []
     cursor = start
     for m in _END.finditer(text, start, end):
-        if m.group() != "\n" and _is_abbreviation(text, m.start()):
+        a, b = m.span()
+        if text[a] == "." and _is_abbreviation(text, a):
             continue
-        _add_span(text, cursor, m.end(), spans)
-        cursor = m.end()
+        while cursor < b and text[cursor].isspace():    # _add_span, inlined: this loop is hot
+            cursor += 1
+        e = b
+        while e > cursor and text[e - 1].isspace():
+            e -= 1
+        if e > cursor:
+            spans.append((cursor, e))
+        cursor = b
     _add_span(text, cursor, end, spans)
     return spans
 
@@ -102,17 +122,39 @@ class Chunker:
 
     def iter_chunks(self, source: str, text: str, block: int = 1 << 20) -> Iterator[Chunk]:
         """Chunks of ``text``, computed a block of text at a time so memory stays bounded."""
-        pos = 0
-        while pos < len(text):
-            stop = min(len(text), pos + block)
-            if stop < len(text):  # end the block at a line end, else between words, where possible
-                low = pos + block // 2
-                cut = text.rfind("\n", low, stop)
+        return self.iter_chunks_stream(source, (text,), block)
+
+    def iter_chunks_stream(self, source: str, pieces: Iterable[str], block: int = 1 << 20) -> Iterator[Chunk]:
+        """Chunks of the text made of ``pieces`` in order (e.g. a file decoded block by block).
+
+        Only about one block of text is held at a time, and the chunks are exactly those of the
+        whole text: offsets count characters from the start of the first piece.
+        """
+        it = iter(pieces)
+        buf, off, pos, more = "", 0, 0, True    # buf holds text[off:off + len(buf)]
+        while True:
+            while more and off + len(buf) - pos <= block:
+                piece = next(it, None)
+                if piece is None:
+                    more = False
+                    break
+                if pos - off > 2 * _LONGEST_ABBREVIATION:  # drop chunked text, keep a little context
+                    keep = pos - _LONGEST_ABBREVIATION
+                    buf, off = buf[keep - off:], keep
+                buf += piece
+            end = off + len(buf)
+            if pos >= end:
+                return
+            stop = min(end, pos + block)
+            if stop < end:  # end the block at a line end, else between words, where possible
+                low, high = pos + block // 2 - off, stop - off
+                cut = buf.rfind("\n", low, high)
                 if cut < 0:
-                    cut = max(text.rfind(" ", low, stop), text.rfind("\t", low, stop))
-                stop = cut + 1 if cut > 0 else stop
-            units = self._units(text, pos, stop)
-            yield from self._pack(source, text, units)
+                    cut = max(buf.rfind(" ", low, high), buf.rfind("\t", low, high))
+                if cut >= 0:
+                    stop = off + cut + 1
+            units = self._units(buf, pos - off, stop - off)
+            yield from self._pack(source, buf, units, off)
             pos = stop
 
     def _units(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
@@ -159,7 +201,7 @@ class Chunker:
         mid = (a + b) // 2
         return self._fit(text, a, mid) + self._fit(text, mid, b)
 
-    def _pack(self, source: str, text: str, units: list[tuple[int, int, int]]) -> Iterator[Chunk]:
+    def _pack(self, source: str, text: str, units: list[tuple[int, int, int]], base: int = 0) -> Iterator[Chunk]:
         i = 0
         while i < len(units):
             j, total = i, 0
@@ -169,7 +211,7 @@ class Chunker:
             if j == i:  # cannot happen: every unit fits; guard against an endless loop anyway
                 j = i + 1
             start, end = units[i][0], units[j - 1][1]
-            yield Chunk(source, start, end, text[start:end])
+            yield Chunk(source, base + start, base + end, text[start:end])
             if j >= len(units):
                 break
             # Step back over trailing sentences that fit in the overlap, but always move forward:

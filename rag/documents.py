@@ -7,16 +7,18 @@ into it, and ``read_text`` gives anyone the same text to check a quote against. 
 from __future__ import annotations
 
 import bisect
+import codecs
 import hashlib
 import io
 import logging
 import os
 import re
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -24,9 +26,11 @@ PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
 MAX_FILE_BYTES = 200 * 1024 * 1024
-PDF_TIME_BUDGET_S = 30.0          # wall-clock budget for one PDF's text extraction (checked between pages)
+PDF_TIME_BUDGET_S = 30.0          # wall-clock budget for one PDF's text extraction (checked between pages;
+                                  # when indexing, also enforced by stopping the worker process)
 PDF_MAX_PAGES = 10_000
 DOCX_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024   # guards against zip bombs
+TEXT_BLOCK_BYTES = 1 << 20        # plain-text files are read and decoded a block at a time
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ def scan(root: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
             source = _rel(root, path)
             if path.is_symlink():
                 skipped.append(Skipped(source, "symbolic link (not followed)"))
+            elif not path.is_file():   # a named pipe or a device would block or never end
+                skipped.append(Skipped(source, "not a regular file"))
             elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 skipped.append(Skipped(source, f"unsupported file type {path.suffix or '(none)'}"))
             else:
@@ -133,6 +139,128 @@ def decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+# --------------------------------------------------------------------------- plain text, block by block
+
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+
+
+@dataclass(frozen=True)
+class TextProbe:
+    """What one pass over a plain-text file found: its checksum and how to decode it.
+
+    ``iter_text(path, probe)`` then yields exactly ``decode_text(path.read_bytes())``, a block at
+    a time, so a large file is never held in memory whole.
+    """
+    sha256: str
+    size: int
+    encoding: str
+    errors: str
+
+
+def _open_for_reading(path: Path):
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UnreadableDocument(f"too large ({size:,} bytes; limit {MAX_FILE_BYTES:,})")
+        return open(path, "rb")
+    except PermissionError:
+        raise UnreadableDocument("permission denied") from None
+    except IsADirectoryError:
+        raise UnreadableDocument("is a directory") from None
+    except OSError as exc:
+        raise UnreadableDocument(f"cannot read ({exc.strerror or exc})") from None
+
+
+def _blocks(f, block: int, first: int = 0) -> Iterator[bytes]:
+    try:
+        if data := f.read(max(block, first)):
+            yield data
+        while data := f.read(block):
+            yield data
+    except PermissionError:
+        raise UnreadableDocument("permission denied") from None
+    except OSError as exc:
+        raise UnreadableDocument(f"cannot read ({exc.strerror or exc})") from None
+
+
+def sha256_file(path: Path, block: int = 4 * TEXT_BLOCK_BYTES) -> str:
+    """The sha256 of a file's bytes, read a block at a time; UnreadableDocument when it cannot be read."""
+    h = hashlib.sha256()
+    with _open_for_reading(Path(path)) as f:
+        for data in _blocks(f, block):
+            h.update(data)
+    return h.hexdigest()
+
+
+def probe_text(path: Path, block: int = TEXT_BLOCK_BYTES) -> TextProbe:
+    """Read a plain-text file once, a block at a time: checksum, encoding (the rules of
+    ``decode_text``), and whether it holds any text. Raises UnreadableDocument like ``read_document``."""
+    path = Path(path)
+    h = hashlib.sha256()
+    size = 0
+    encoding = None
+    decoder = None
+    chars = replacements = genuine = 0      # of a UTF-8 decoding with replacement characters
+    tail = b""
+    non_ascii = nonblank = False
+    cp1252_ok = True
+    with _open_for_reading(path) as f:
+        for data in _blocks(f, block, first=8192):   # the first block holds any BOM and the NUL check
+            if decoder is None:
+                if data.startswith(b"\xef\xbb\xbf"):
+                    encoding = "utf-8-sig"
+                elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+                    encoding = "utf-16"
+                elif b"\x00" in data[:8192]:
+                    raise UnreadableDocument("binary file (contains NUL bytes)")
+                decoder = codecs.getincrementaldecoder(encoding or "utf-8")("replace")
+            h.update(data)
+            size += len(data)
+            piece = decoder.decode(data)
+            if encoding is None:
+                chars += len(piece)
+                replacements += piece.count("\ufffd")
+                genuine += (tail + data).count(b"\xef\xbf\xbd")
+                tail = data[-2:]
+                if not non_ascii and not piece.isascii():
+                    non_ascii = not piece.replace("\ufffd", "").isascii()
+                if cp1252_ok and any(b in data for b in _CP1252_UNDEFINED):
+                    cp1252_ok = False
+            if not nonblank and piece.strip():
+                nonblank = True
+        if decoder is not None:
+            piece = decoder.decode(b"", final=True)
+            chars += len(piece)
+            replacements += piece.count("\ufffd")
+            nonblank = nonblank or bool(piece.strip())
+    if not nonblank:
+        raise UnreadableDocument("empty (no text)")
+    errors = "replace"
+    if encoding is None:
+        if replacements == genuine:                       # valid UTF-8
+            encoding, errors = "utf-8", "strict"
+        elif replacements * 200 < chars and non_ascii:    # mostly UTF-8 with a few bad bytes
+            encoding = "utf-8"
+        else:
+            encoding, errors = ("cp1252" if cp1252_ok else "latin-1"), "strict"
+    return TextProbe(h.hexdigest(), size, encoding, errors)
+
+
+def iter_text(path: Path, probe: TextProbe, block: int = TEXT_BLOCK_BYTES,
+              on_block: Callable[[int], None] | None = None) -> Iterator[str]:
+    """The decoded text of a plain-text file in pieces (see ``probe_text``); ``on_block(n)`` is
+    called with the size of every block of bytes read."""
+    decoder = codecs.getincrementaldecoder(probe.encoding)(probe.errors)
+    with _open_for_reading(Path(path)) as f:
+        for data in _blocks(f, block):
+            if on_block is not None:
+                on_block(len(data))
+            if piece := decoder.decode(data):
+                yield piece
+    if piece := decoder.decode(b"", final=True):
+        yield piece
+
+
 # --------------------------------------------------------------------------- per-format extraction
 
 def reader_version(path: Path) -> str:
@@ -151,13 +279,16 @@ def reader_version(path: Path) -> str:
     return "text-1"
 
 
-def extract_text(path: Path, data: bytes) -> tuple[str, tuple[int, ...]]:
-    """The text of a file's bytes, chosen by its suffix, and the page start offsets (PDF only)."""
+def extract_text(path: Path, data: bytes, *, isolated: bool = False) -> tuple[str, tuple[int, ...]]:
+    """The text of a file's bytes, chosen by its suffix, and the page start offsets (PDF only).
+
+    ``isolated``: extract a PDF in a worker process that is stopped when it runs over
+    PDF_TIME_BUDGET_S (a page that never finishes cannot hold up a rebuild)."""
     suffix = Path(path).suffix.lower()
     if suffix in HTML_SUFFIXES:
         return html_text(data), ()
     if suffix in PDF_SUFFIXES:
-        return pdf_text(data)
+        return pdf_text_isolated(data) if isolated else pdf_text(data)
     if suffix in DOCX_SUFFIXES:
         return docx_text(data), ()
     return decode_text(data), ()
@@ -246,6 +377,61 @@ def pdf_text(data: bytes, *, time_budget: float | None = None,
     return text, tuple(pages)
 
 
+_pdf_pool = None
+_pdf_pool_lock = threading.Lock()
+PDF_WORKER_START_S = 120.0        # how long a worker process may take to start (a busy machine)
+
+
+def _pdf_worker():
+    """The process that extracts PDF text while indexing (started once, stopped by stop_pdf_worker)."""
+    global _pdf_pool
+    with _pdf_pool_lock:
+        if _pdf_pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # forkserver: workers start from a clean process, not a fork of this (threaded) one.
+            _pdf_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+        return _pdf_pool
+
+
+def stop_pdf_worker(kill: bool = False) -> None:
+    global _pdf_pool
+    with _pdf_pool_lock:
+        pool, _pdf_pool = _pdf_pool, None
+    if pool is None:
+        return
+    if kill:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _load_pdf_reader() -> bool:
+    import pypdf  # noqa: F401
+
+    return True
+
+
+def pdf_text_isolated(data: bytes) -> tuple[str, tuple[int, ...]]:
+    """``pdf_text`` in a worker process, stopped once it runs PDF_TIME_BUDGET_S (plus a second)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    budget, max_pages = PDF_TIME_BUDGET_S, PDF_MAX_PAGES
+    try:
+        pool = _pdf_worker()
+        pool.submit(_load_pdf_reader).result(timeout=PDF_WORKER_START_S)  # time the PDF only, not the start
+        future = pool.submit(pdf_text, data, time_budget=budget, max_pages=max_pages)
+        return future.result(timeout=max(budget, 0.0) + 1.0)
+    except FutureTimeout:
+        stop_pdf_worker(kill=True)
+        raise UnreadableDocument(f"PDF text extraction took too long (over {budget:g} s)") from None
+    except BrokenProcessPool:
+        stop_pdf_worker(kill=True)
+        raise UnreadableDocument("the PDF reader crashed on this file") from None
+
+
 def docx_text(data: bytes) -> str:
     """Paragraphs and table cells of a .docx body, in document order, one per line."""
     import docx
@@ -291,10 +477,10 @@ def read_text(path: Path) -> str:
     return extract_text(path, read_bytes(path))[0]
 
 
-def read_document(path: Path, source: str) -> Document:
+def read_document(path: Path, source: str, *, isolated: bool = False) -> Document:
     path = Path(path)
     data = read_bytes(path)
-    text, pages = extract_text(path, data)
+    text, pages = extract_text(path, data, isolated=isolated)
     if not text.strip():
         raise UnreadableDocument("empty (no text)")
     return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages)

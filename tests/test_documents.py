@@ -132,15 +132,31 @@ def test_missing_file_is_unreadable(tmp_path):
         read_document(tmp_path / "gone.txt", "gone.txt")
 
 
-def test_permission_denied(tmp_path):
+def test_permission_denied(tmp_path, monkeypatch):
+    import builtins
+    from pathlib import Path
+
+    from rag.documents import probe_text, sha256_file
+
     path = tmp_path / "secret.txt"
     path.write_text("top secret")
-    path.chmod(0)
+    if os.geteuid() == 0:   # chmod 000 does not stop root: refuse the read the way the OS would
+        real_open = builtins.open
+
+        def guarded_open(file, *args, **kwargs):
+            if Path(file) == path:
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", guarded_open)
+        monkeypatch.setattr(Path, "read_bytes", lambda self: guarded_open(self, "rb").read())
+    else:
+        path.chmod(0)
     try:
-        if os.geteuid() == 0:
-            pytest.skip("running as root: chmod 000 does not stop root from reading the file")
-        with pytest.raises(UnreadableDocument, match="permission denied"):
-            read_document(path, "secret.txt")
+        for read in (lambda: read_document(path, "secret.txt"), lambda: probe_text(path),
+                     lambda: sha256_file(path)):
+            with pytest.raises(UnreadableDocument, match="^permission denied$"):
+                read()
     finally:
         path.chmod(0o644)
 
