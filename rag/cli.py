@@ -46,7 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run the benchmarks and write their report")
     _common(p)
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    p.add_argument("--out", metavar="FILE", default="BENCHMARKS.md")
+    p.add_argument("--out", metavar="DIR", default="bench-out",
+                   help="folder for BENCHMARKS.md, docs/bench.png and bench.json (default: bench-out/; "
+                        "`--out .` replaces the published report)")
+    p.add_argument("--questions", metavar="QA.jsonl",
+                   help="questions for the answer benchmarks (default: tests/fixtures/seed_questions.jsonl)")
+    p.add_argument("--index-chunks", type=int, metavar="N", help="chunks in the synthetic indexing corpus (default 10000)")
+    p.add_argument("--vector-sizes", metavar="N,N,…", help="vector counts for retrieval at scale "
+                                                          "(default 10000,100000,1000000)")
+    p.add_argument("--rounds", type=int, metavar="N", help="passes over the questions for answer timings (default 3)")
 
     p = sub.add_parser("models", help="list or fetch the known models")
     p.add_argument("action", choices=["list", "fetch"])
@@ -114,8 +122,17 @@ def cmd_eval(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import run_bench
+    from .errors import ConfigError
 
-    return run_bench(_settings(args), quick=args.quick, out=args.out)
+    sizes = None
+    if args.vector_sizes:
+        try:
+            sizes = [int(x.replace("_", "")) for x in args.vector_sizes.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"--vector-sizes takes whole numbers separated by commas, not {args.vector_sizes!r}") from None
+    command = "rag " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
+    return run_bench(_settings(args), quick=args.quick, out=args.out, questions=args.questions,
+                     index_chunks=args.index_chunks, vector_sizes=sizes, rounds=args.rounds, command=command)
 
 
 def cmd_models(args) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +60,16 @@ class Retriever:
         docs, scores = bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
-    def search(self, query: str, k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
+    def search(self, query: str, k: int, query_vector: np.ndarray | None = None,
+               timings: dict | None = None) -> list[Hit]:
+        """The ``k`` best chunks; ``timings``, when given, receives dense_s, bm25_s and fusion_s."""
         if query_vector is None:
             query_vector = self.embedder.embed_query(query)
+        t0 = time.perf_counter()
         dense = self.snapshot.store.search(query_vector, self.candidates)
+        t1 = time.perf_counter()
         lexical = self.bm25_search(query, self.candidates)
+        t2 = time.perf_counter()
         fused: dict[int, float] = {}
         info: dict[int, dict] = {}
         for rank, (row, score) in enumerate(dense):
@@ -78,4 +84,6 @@ class Retriever:
             d = info[row].get("dense")
             hits.append(Hit(self.snapshot.chunks[row], fused[row], d[1] if d else None,
                             d[0] if d else None, info[row].get("bm25")))
+        if timings is not None:
+            timings.update(dense_s=t1 - t0, bm25_s=t2 - t1, fusion_s=time.perf_counter() - t2)
         return hits
