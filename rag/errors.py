@@ -33,5 +33,13 @@ class IndexLockedError(RagError):
     """Another rebuild holds the index lock."""
 
 
+class IndexWriteError(RagError):
+    """A rebuild could not write its new version (a full disk, no permission); the old one stays live."""
+
+
 class BusyError(RagError):
     """The engine is busy with other questions; try again shortly."""
+
+
+class VectorStoreError(RagError):
+    """The vector store (a Milvus server, a Milvus Lite folder) cannot be reached or read."""
