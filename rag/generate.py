@@ -3,10 +3,18 @@
 ``LlamaCppGenerator`` runs a GGUF model in-process with llama-cpp-python. It renders prompts with
 the model's own chat template, keeps the system prompt first so llama.cpp reuses its KV cache
 across questions, and lets one caller at a time use the model.
+
+Several threads may share one generator. A llama.cpp model serves one caller at a time: the others
+wait their turn in arrival order (first come, first served) for at most ``wait_s`` seconds, then get
+a ``BusyError``. Generation stops at ``max_tokens`` or once ``timeout_s`` seconds have passed since
+the caller's turn began (checked after every token; reading the prompt, at most ``n_ctx`` tokens,
+is not interrupted). Counting tokens and rendering prompts only read the vocabulary and the chat
+template, so they do not wait for a turn.
 """
 from __future__ import annotations
 
 import atexit
+import collections
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +44,48 @@ class Generator(Protocol):
                stats: GenerationStats | None = None) -> Iterator[str]: ...
 
 
+class FairLock:
+    """A lock that hands itself to waiting threads in the order they asked, with a bounded wait."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._held = False
+        self._queue: collections.deque = collections.deque()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        me = object()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._queue.append(me)
+            try:
+                while self._held or self._queue[0] is not me:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._cond.wait(left)
+                self._held = True
+                return True
+            finally:
+                self._queue.remove(me)
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            if not self._held:
+                raise RuntimeError("release of an unheld FairLock")
+            self._held = False
+            self._cond.notify_all()
+
+    def locked(self) -> bool:
+        with self._cond:
+            return self._held
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+
 class LlamaCppGenerator:
     def __init__(self, model_path: Path, *, name: str | None = None, n_ctx: int = 2048, threads: int = 2,
                  n_batch: int = 512, wait_s: float = 120.0):
@@ -47,7 +97,7 @@ class LlamaCppGenerator:
         self.wait_s = wait_s
         self._llm = None
         self._formatter = None
-        self._lock = threading.Lock()
+        self._lock = FairLock()
         self._load_lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -63,7 +113,9 @@ class LlamaCppGenerator:
                     llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
                                 n_threads_batch=self.threads, n_batch=self.n_batch, verbose=False)
                 except (ValueError, RuntimeError) as exc:
-                    raise ModelError(f"llama.cpp could not load {self.model_path}: {exc}") from None
+                    why = " ".join(str(exc).split()) or type(exc).__name__
+                    raise ModelError(f"llama.cpp could not load the model file {self.model_path} ({why}); "
+                                     "it may be truncated or not a GGUF chat model") from None
                 template = llm.metadata.get("tokenizer.chat_template")
                 if template:
                     eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
@@ -95,7 +147,9 @@ class LlamaCppGenerator:
                stats: GenerationStats | None = None) -> Iterator[str]:
         llm = self._load()
         if not self._lock.acquire(timeout=self.wait_s):
-            raise BusyError("the model is busy answering other questions; try again in a moment")
+            raise BusyError(f"the model is busy: other questions kept it for {self.wait_s:g} s; "
+                            "try again in a moment")
+        completion = None
         try:
             stats = stats if stats is not None else GenerationStats()
             tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
@@ -107,8 +161,9 @@ class LlamaCppGenerator:
             t0 = time.monotonic()
             first = None
             stats.stopped_by = "length"
-            for out in llm.create_completion(tokens, max_tokens=min(max_tokens, budget), temperature=0.0,
-                                             top_k=1, repeat_penalty=1.0, stream=True):
+            completion = llm.create_completion(tokens, max_tokens=min(max_tokens, budget), temperature=0.0,
+                                               top_k=1, repeat_penalty=1.0, stream=True)
+            for out in completion:
                 choice = out["choices"][0]
                 piece = choice.get("text") or ""
                 now = time.monotonic()
@@ -126,6 +181,9 @@ class LlamaCppGenerator:
             if first is not None:
                 stats.generate_s = time.monotonic() - first
         finally:
+            # Finish llama.cpp's own generator while this caller still holds the model.
+            if completion is not None:
+                completion.close()
             self._lock.release()
 
 

@@ -79,14 +79,24 @@ def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".verified.json")
 
 
+def _file_stamp(path: Path, spec: ModelSpec) -> dict:
+    """What identifies this exact file cheaply: size, modification and status-change times, inode.
+
+    Rewriting a file changes its mtime and ctime; restoring an old mtime (``touch -r``) still
+    changes its ctime, which cannot be set back, so any change leads to a full sha256 check.
+    """
+    st = path.stat()
+    return {"sha256": spec.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "inode": st.st_ino}
+
+
 def _verified_recently(path: Path, spec: ModelSpec) -> bool:
-    """A sidecar remembers a successful check for this exact size and mtime, so we hash once."""
+    """A sidecar remembers a successful check of this exact file, so the model is hashed once."""
     try:
         stamp = json.loads(_stamp_path(path).read_text())
-        st = path.stat()
+        return stamp == _file_stamp(path, spec)
     except (OSError, ValueError):
         return False
-    return stamp == {"sha256": spec.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def verify(path: Path, spec: ModelSpec) -> None:
@@ -100,8 +110,13 @@ def verify(path: Path, spec: ModelSpec) -> None:
             f"delete it and run `{spec.fetch_command()}`")
     if _verified_recently(path, spec):
         return
-    digest = sha256_file(path)
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise ModelError(f"model file {path} cannot be read ({exc.strerror or exc}); "
+                         f"check its permissions or run `{spec.fetch_command()}`") from None
     if digest != spec.sha256:
+        _stamp_path(path).unlink(missing_ok=True)
         raise ModelError(
             f"model file {path} fails its sha256 check (got {digest[:12]}…, expected {spec.sha256[:12]}…); "
             f"delete it and run `{spec.fetch_command()}`")
@@ -109,8 +124,17 @@ def verify(path: Path, spec: ModelSpec) -> None:
 
 
 def _write_stamp(path: Path, spec: ModelSpec) -> None:
-    st = path.stat()
-    _stamp_path(path).write_text(json.dumps({"sha256": spec.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
+    """Record a successful check (atomically; best effort: a read-only folder only costs a re-hash)."""
+    stamp = _stamp_path(path)
+    tmp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(_file_stamp(path, spec)))
+        os.replace(tmp, stamp)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def check_gguf(path: Path) -> None:
