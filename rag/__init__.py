@@ -13,13 +13,15 @@ from .answer import Answer, Citation, Sources
 from .config import Settings
 from .documents import read_text
 from .errors import (BusyError, ConfigError, CorpusError, IndexCorruptError, IndexLockedError,
-                     IndexMismatchError, IndexMissingError, ModelError, RagError)
+                     IndexMismatchError, IndexMissingError, IndexWriteError, ModelError, RagError,
+                     VectorStoreError)
 from .index import BuildReport
 
 __all__ = [
     "answer", "stream_answer", "build_index", "read_text", "Settings", "Answer", "Citation", "Sources",
     "BuildReport", "RagError", "ConfigError", "CorpusError", "ModelError", "IndexMissingError",
-    "IndexCorruptError", "IndexMismatchError", "IndexLockedError", "BusyError",
+    "IndexCorruptError", "IndexMismatchError", "IndexLockedError", "IndexWriteError", "BusyError",
+    "VectorStoreError",
 ]
 __version__ = "0.1.0"
 
@@ -28,21 +30,24 @@ def _settings(seeds_dir, index_dir, model, **extra) -> Settings:
     return Settings.from_env(seeds_dir=seeds_dir, index_dir=index_dir, model=model, **extra)
 
 
-def stream_answer(question: str, *, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None,
-                  model: str | None = None, **settings) -> Iterator[object]:
+def stream_answer(question: str, *, history=None, seeds_dir: str | Path | None = None,
+                  index_dir: str | Path | None = None, model: str | None = None, **settings) -> Iterator[object]:
     """Yield a ``Sources`` event, then the answer's text pieces (``str``) as the model writes them,
-    then the final, verified ``Answer``."""
+    then the final, verified ``Answer``. ``history``: the earlier turns of the conversation (their
+    ``Answer`` objects, ``to_dict()`` results, or just the questions); a follow-up question is
+    searched for with the conversation's key terms."""
     from .pipeline import get_engine
 
-    return get_engine(_settings(seeds_dir, index_dir, model, **settings)).stream(question)
+    return get_engine(_settings(seeds_dir, index_dir, model, **settings)).stream(question, history)
 
 
-def answer(question: str, *, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None,
-           model: str | None = None, **settings) -> Answer:
-    """Answer ``question`` from the documents; see ``Answer`` for the fields."""
+def answer(question: str, *, history=None, seeds_dir: str | Path | None = None,
+           index_dir: str | Path | None = None, model: str | None = None, **settings) -> Answer:
+    """Answer ``question`` from the documents; see ``Answer`` for the fields. ``history``: the
+    conversation so far, as for ``stream_answer``."""
     from .pipeline import get_engine
 
-    return get_engine(_settings(seeds_dir, index_dir, model, **settings)).answer(question)
+    return get_engine(_settings(seeds_dir, index_dir, model, **settings)).answer(question, history)
 
 
 def build_index(*, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None,

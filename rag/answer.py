@@ -36,6 +36,7 @@ class Answer:
     model: str = ""
     index_version: str = ""
     draft: str = ""          # the model's raw text before verification
+    retrieval_query: str = ""  # what the documents were searched with: the question, or it expanded by the conversation
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +49,7 @@ class Answer:
             "model": self.model,
             "index_version": self.index_version,
             "draft": self.draft,
+            "retrieval_query": self.retrieval_query,
         }
 
     def __repr__(self) -> str:
@@ -61,3 +63,4 @@ class Sources:
     question: str
     citations: list[Citation]
     retrieve_s: float
+    retrieval_query: str = ""   # what the documents were searched with
