@@ -17,7 +17,15 @@ ENV = {
     "model": "RAG_MODEL",
     "threads": "RAG_THREADS",
     "top_k": "RAG_TOP_K",
+    "embed_backend": "RAG_EMBED_BACKEND",
+    "vector_store": "RAG_VECTOR_STORE",
+    "milvus_uri": "RAG_MILVUS_URI",
+    "milvus_token": "RAG_MILVUS_TOKEN",
+    "llm_url": "RAG_LLM_URL",
+    "llm_api_key": "RAG_LLM_API_KEY",
+    "llm_model": "RAG_LLM_MODEL",
 }
+VECTOR_STORES = ("faiss", "milvus")
 
 
 def _default_threads() -> int:
@@ -34,11 +42,13 @@ class Settings:
     models_dir: Path = REPO_ROOT / "models"
     model: str = "qwen2.5-coder-0.5b"
     embed_model: str = "all-MiniLM-L6-v2"
+    # "onnx": int8 ONNX Runtime export of the embedding model (made once into models/onnx/), or "torch".
+    embed_backend: str = "onnx"
     # Chunking: sentence-aware windows measured in embedding-model tokens.
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 40
     # Retrieval.
-    top_k: int = 4                # passages shown to the model
+    top_k: int = 5                # passages shown to the model
     candidates: int = 20          # per retriever before fusion
     # Generation.
     n_ctx: int = 2048
@@ -46,6 +56,15 @@ class Settings:
     answer_timeout_s: float = 60.0
     threads: int = field(default_factory=_default_threads)
     max_question_chars: int = 2000
+    # Vector store: "faiss" (in-process) or "milvus" (Milvus Lite inside each index version, or a
+    # Milvus server/cluster when milvus_uri is an http(s) URI).
+    vector_store: str = "faiss"
+    milvus_uri: str = ""
+    milvus_token: str = field(default="", repr=False)
+    # Generator: empty llm_url runs the GGUF model in-process; an URL uses that OpenAI-compatible server.
+    llm_url: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_model: str = ""
 
     def __post_init__(self) -> None:
         for name in ("seeds_dir", "index_dir", "models_dir"):
@@ -58,6 +77,17 @@ class Settings:
             raise ConfigError("top_k must be at least 1 and no more than candidates")
         if self.threads < 1:
             raise ConfigError("threads must be at least 1")
+        object.__setattr__(self, "embed_backend", str(self.embed_backend).strip().lower())
+        if self.embed_backend not in ("torch", "onnx"):
+            raise ConfigError(f"RAG_EMBED_BACKEND must be torch or onnx, not {self.embed_backend!r}")
+        object.__setattr__(self, "vector_store", str(self.vector_store).strip().lower())
+        if self.vector_store not in VECTOR_STORES:
+            raise ConfigError(f"vector store must be one of {', '.join(VECTOR_STORES)}, not {self.vector_store!r}")
+        if self.milvus_uri and not self.milvus_uri.startswith(("http://", "https://", "tcp://")):
+            raise ConfigError(f"RAG_MILVUS_URI must be a Milvus server URI like http://host:19530, not "
+                              f"{self.milvus_uri!r}; leave it empty for Milvus Lite inside the index folder")
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise ConfigError(f"RAG_LLM_URL must be an http(s) URL like http://127.0.0.1:8080/v1, not {self.llm_url!r}")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

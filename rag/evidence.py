@@ -7,6 +7,8 @@ every file they came from.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,13 +73,43 @@ W = {
 }
 
 
+_CACHE_SIZE = 20_000          # sentence vectors kept (about 30 MB at 384 dimensions)
+_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _sentence_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embed sentences, reusing the vectors of sentences seen by earlier questions (the same
+    passages come back often, and embedding them is most of the time evidence selection takes)."""
+    name = f"{getattr(embedder, 'name', type(embedder).__name__)}/{getattr(embedder, 'dim', '')}"
+    out: list[np.ndarray | None] = []
+    missing: list[int] = []
+    with _cache_lock:
+        for i, t in enumerate(texts):
+            v = _cache.get((name, t))
+            if v is not None:
+                _cache.move_to_end((name, t))
+            else:
+                missing.append(i)
+            out.append(v)
+    if missing:
+        fresh = embedder.embed_documents([texts[i] for i in missing])
+        with _cache_lock:
+            for i, v in zip(missing, fresh):
+                out[i] = v
+                _cache[(name, texts[i])] = v
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return np.vstack(out).astype(np.float32)
+
+
 def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: Embedder,
            k: int = 5) -> list[Passage]:
     """The ``k`` sentences of ``hits`` that best match the question, numbered from 1."""
     cands = _candidate_sentences(hits)
     if not cands:
         return []
-    vecs = embedder.embed_documents([c[0] for c in cands])
+    vecs = _sentence_vectors(embedder, [c[0] for c in cands])
     cos = vecs @ np.asarray(query_vector, dtype=np.float32)
     qwords = set(content_words(question))
     qnums = numbers(question)

@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from pathlib import Path
 from typing import Iterator
 
-from . import answerable, evidence, models, prompt as prompts
+from . import answerable, evidence, followup, models, prompt as prompts
 from .answer import Answer, Citation, Sources
 from .chunk import Chunker
 from .config import Settings
 from .documents import page_of
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import Embedder, make_embedder
 from .errors import ConfigError, IndexMissingError
 from .evidence import Passage
 from .generate import GenerationStats, Generator, LlamaCppGenerator
 from .index import Builder, BuildReport, Snapshot, current_version, load
 from .retrieve import Retriever
+from .store import StoreConfig
 from .text import content_words
 from .verify import Verdict, verify
 
@@ -31,6 +33,8 @@ EXTRACTIVE_MIN_COSINE = 0.55
 EXTRACTIVE_MIN_OVERLAP = 0.6
 # A model answer citing a passage this far below the best passage's relevance score is not trusted.
 WEAK_CITATION_GAP = 0.3
+# ... unless the answer states the kind of fact the question asks for (a number, a date, a name).
+WEAK_CITATION_GAP_TYPED = 0.5
 
 _shared_lock = threading.Lock()
 _embedders: dict[tuple, Embedder] = {}
@@ -39,14 +43,23 @@ _engines: dict[tuple, "Engine"] = {}
 
 
 def shared_embedder(settings: Settings) -> Embedder:
-    key = (settings.embed_model,)
+    key = (settings.embed_model, settings.embed_backend, str(settings.models_dir))
     with _shared_lock:
         if key not in _embedders:
-            _embedders[key] = SentenceTransformerEmbedder(settings.embed_model, threads=settings.threads)
+            _embedders[key] = make_embedder(settings)
         return _embedders[key]
 
 
 def shared_generator(settings: Settings) -> Generator:
+    if settings.llm_url:  # an OpenAI-compatible server (llama.cpp's server, vLLM, …) instead of in-process
+        from .generate_openai import OpenAIGenerator
+
+        key = (settings.llm_url, settings.llm_model, settings.llm_api_key, settings.n_ctx)
+        with _shared_lock:
+            if key not in _generators:
+                _generators[key] = OpenAIGenerator(settings.llm_url, model=settings.llm_model,
+                                                   api_key=settings.llm_api_key, n_ctx=settings.n_ctx)
+            return _generators[key]
     name, path = models.resolve(settings.model, settings.models_dir)
     key = (str(path), settings.n_ctx, settings.threads)
     with _shared_lock:
@@ -63,7 +76,7 @@ def build_index(settings: Settings, *, dry_run: bool = False, show_progress: boo
                 embedder: Embedder | None = None, progress=None) -> BuildReport:
     embedder = embedder or shared_embedder(settings)
     builder = Builder(settings.seeds_dir, settings.index_dir, embedder, make_chunker(settings, embedder),
-                      show_progress=show_progress, progress=progress)
+                      show_progress=show_progress, progress=progress, store=StoreConfig.from_settings(settings))
     return builder.build(dry_run=dry_run)
 
 
@@ -100,7 +113,8 @@ class Engine:
                     raise IndexMissingError(f"no index in {s.index_dir}; run `rag index`")
             if self._retriever is None or self._retriever.snapshot.version != live:
                 chunking = make_chunker(s, self.embedder).settings()
-                snap = load(s.index_dir, embed_model=self.embedder.name, chunk_settings=chunking)
+                snap = load(s.index_dir, embed_model=self.embedder.name, chunk_settings=chunking,
+                            store=StoreConfig.from_settings(s))
                 self._retriever = Retriever(snap, self.embedder, candidates=s.candidates)
             return self._retriever
 
@@ -121,29 +135,35 @@ class Engine:
 
     # ------------------------------------------------------------------ answering
 
-    def stream(self, question: str) -> Iterator[object]:
+    def stream(self, question: str, history=None) -> Iterator[object]:
+        """``history``: the conversation so far (see ``followup``); only retrieval uses it."""
         s = self.settings
         t0 = time.monotonic()
         question, warnings = self._clean_question(question)
+        query = followup.retrieval_query(question, history)
         retriever = self.retriever()
         snap = retriever.snapshot
-        qvec = self.embedder.embed_query(question)
+        qvec = self.embedder.embed_query(query)
         t_embed = time.monotonic()
-        hits = retriever.search(question, s.candidates, query_vector=qvec)
+        stages: dict = {}   # dense_s, bm25_s, fusion_s: the parts of search_s
+        hits = retriever.search(query, s.candidates, query_vector=qvec, timings=stages)
         t_search = time.monotonic()
-        passages = evidence.select(question, qvec, hits, self.embedder, k=s.top_k)
+        passages = evidence.select(query, qvec, hits, self.embedder, k=s.top_k)
         t_select = time.monotonic()
         timings = {"embed_s": t_embed - t0, "search_s": t_search - t_embed, "select_s": t_select - t_search,
-                   "retrieve_s": t_select - t0}
-        yield Sources(question, [self._citation(p, p.n, snap) for p in passages], timings["retrieve_s"])
+                   "retrieve_s": t_select - t0, **stages}
+        prompt_text = ""
+        if passages:  # the prompt fits the context, measured in the model's tokens; passages may give way
+            fitted = prompts.fit(question, passages, self.generator, max_answer_tokens=s.max_answer_tokens)
+            passages, prompt_text = fitted.passages, fitted.prompt
+            warnings.extend(fitted.warnings)
+            timings["prompt_build_s"] = time.monotonic() - t_select
+        yield Sources(question, [self._citation(p, p.n, snap) for p in passages], timings["retrieve_s"], query)
 
         draft = ""
         stats = GenerationStats()
         if passages:
-            messages = prompts.build(question, passages)
             gen = self.generator
-            prompt_text = gen.render(messages)
-            timings["prompt_build_s"] = time.monotonic() - t_select
             first = None
             for piece in gen.stream(prompt_text, max_tokens=s.max_answer_tokens, timeout_s=s.answer_timeout_s,
                                     stats=stats):
@@ -156,7 +176,8 @@ class Engine:
                            completion_tokens=stats.completion_tokens, prompt_eval_s=stats.prompt_s,
                            generate_s=stats.generate_s)
             if stats.stopped_by == "timeout":
-                warnings.append(f"the model was stopped after {s.answer_timeout_s:.0f} s; the answer may be cut short")
+                warnings.append(f"the model was stopped after {s.answer_timeout_s:g} s (the time limit for an answer); "
+                                "only what it wrote until then was checked")
         t_verify = time.monotonic()
         verdict = verify(draft, passages, question)
         answer = self._compose(question, passages, verdict, snap, warnings)
@@ -167,11 +188,12 @@ class Engine:
         answer.draft = draft
         answer.model = self.generator.name if passages else ""
         answer.index_version = snap.version
+        answer.retrieval_query = query
         yield answer
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str, history=None) -> Answer:
         result = None
-        for event in self.stream(question):
+        for event in self.stream(question, history):
             result = event
         assert isinstance(result, Answer)
         return result
@@ -181,10 +203,17 @@ class Engine:
     def _clean_question(self, question: str) -> tuple[str, list[str]]:
         if not isinstance(question, str):
             raise ConfigError("the question must be text")
-        question = " ".join(question.split())
+        warnings = []
+        # Control characters (NUL, escapes, …) and lone surrogates cannot be read or encoded: drop them.
+        kept = "".join(ch for ch in question if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cs"))
+        if len(kept) != len(question):
+            n = len(question) - len(kept)
+            warnings.append(f"{n:,} control character{'s' if n != 1 else ''} removed from the question")
+        question = " ".join(kept.split())
         if not question:
             raise ConfigError("the question is empty; ask something about the documents")
-        warnings = []
+        if not any(ch.isalnum() for ch in question):
+            raise ConfigError("the question has no words, only punctuation; ask something about the documents")
         limit = self.settings.max_question_chars
         if len(question) > limit:
             warnings.append(f"the question was {len(question):,} characters long; only its first {limit:,} were used")
@@ -206,7 +235,8 @@ class Engine:
             cited = [by_n[n] for sent in verdict.sentences for n in sent.cites]
             text = " ".join(sent.text for sent in verdict.sentences)
             problem = self._off_topic(question, cited, passages)
-            if not problem and max(p.score for p in cited) < passages[0].score - WEAK_CITATION_GAP:
+            gap = WEAK_CITATION_GAP_TYPED if kind and answerable.has_kind(text, kind, question) else WEAK_CITATION_GAP
+            if not problem and max(p.score for p in cited) < passages[0].score - gap:
                 problem = "it cites a passage much less related to the question than the best one"
             if not problem and not answerable.has_kind(text, kind, question):
                 problem = f"the model's answer states no {kind}, which the question asks for"
@@ -250,7 +280,7 @@ class Engine:
         rare = answerable.missing_rare_terms(question, " ".join(p.context for p in passages))
         if rare:
             return f"the documents found do not mention {', '.join(rare)}"
-        return ""
+        return answerable.missing_focus(question, " ".join(p.context for p in cited))
 
     @staticmethod
     def _clearly_about(question: str, passage: Passage) -> bool:
@@ -263,8 +293,10 @@ class Engine:
 
 def get_engine(settings: Settings) -> Engine:
     key = (str(settings.seeds_dir), str(settings.index_dir), str(settings.models_dir), settings.model,
-           settings.embed_model, settings.top_k, settings.candidates, settings.chunk_tokens,
-           settings.chunk_overlap_tokens, settings.max_answer_tokens, settings.n_ctx, settings.threads)
+           settings.embed_model, settings.embed_backend, settings.top_k, settings.candidates, settings.chunk_tokens,
+           settings.chunk_overlap_tokens, settings.max_answer_tokens, settings.n_ctx, settings.threads,
+           settings.vector_store, settings.milvus_uri, settings.llm_url, settings.llm_model,
+           settings.answer_timeout_s, settings.max_question_chars)
     with _shared_lock:
         if key not in _engines:
             _engines[key] = Engine(settings)

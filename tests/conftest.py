@@ -27,7 +27,9 @@ from rag.generate import GenerationStats
 def _offline_env(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    for var in ("RAG_SEEDS_DIR", "RAG_INDEX_DIR", "RAG_MODELS_DIR", "RAG_MODEL", "RAG_THREADS", "RAG_TOP_K"):
+    for var in ("RAG_SEEDS_DIR", "RAG_INDEX_DIR", "RAG_MODELS_DIR", "RAG_MODEL", "RAG_THREADS", "RAG_TOP_K",
+                "RAG_VECTOR_STORE", "RAG_MILVUS_URI", "RAG_MILVUS_TOKEN", "RAG_LLM_URL", "RAG_LLM_API_KEY",
+                "RAG_LLM_MODEL", "RAG_EMBED_BACKEND"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -127,6 +129,15 @@ class FakeGenerator:
             stats.completion_tokens = len(pieces)
             stats.stopped_by = "stop"
         yield from pieces
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture
