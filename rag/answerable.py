@@ -91,6 +91,8 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     asked_names = set(question_names("x " + question))
     for i, tok in enumerate(re.split(r"[\s\-–—/]+", plain)):
         tok = tok.strip(".,;:!?\"'()[]“”‘’")
+        if "." in tok or len(tok) < 3:
+            continue  # 'U.S', 'AI': abbreviations, not the name asked for
         if tok[:1].isupper() and fold(tok) not in asked_names and fold(tok) not in asked \
                 and fold(tok) not in _MONTHS and not (i == 0 and tok.lower() in STOPWORDS):
             return True
