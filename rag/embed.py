@@ -13,7 +13,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from .models import embedding_model_path
+from .models import embedding_model_path, sha256_file
 
 
 class Embedder(Protocol):
@@ -128,16 +128,6 @@ def _source_fingerprint(model_dir) -> dict:
     return info
 
 
-def _sha256(path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 def cached_onnx_model(model_dir, cache_dir):
     """The cached int8 model when it is complete and was made from ``model_dir``, else None."""
     import json
@@ -149,7 +139,7 @@ def cached_onnx_model(model_dir, cache_dir):
         stamp = json.loads((cache_dir / ONNX_STAMP).read_text())
         if stamp.get("source") != _source_fingerprint(model_dir) or not onnx_path.is_file():
             return None
-        if onnx_path.stat().st_size != stamp.get("size") or _sha256(onnx_path) != stamp.get("sha256"):
+        if onnx_path.stat().st_size != stamp.get("size") or sha256_file(onnx_path) != stamp.get("sha256"):
             return None
     except (OSError, ValueError, AttributeError):
         return None
@@ -228,7 +218,7 @@ def export_onnx_model(model_dir, cache_dir, *, force: bool = False):
                                  "set RAG_EMBED_BACKEND=torch to use PyTorch instead") from None
             final = cache_dir / ONNX_FILE
             os.replace(int8, final)
-        stamp = {"source": _source_fingerprint(model_dir), "size": final.stat().st_size, "sha256": _sha256(final)}
+        stamp = {"source": _source_fingerprint(model_dir), "size": final.stat().st_size, "sha256": sha256_file(final)}
         tmp_stamp = cache_dir / (ONNX_STAMP + ".tmp")
         tmp_stamp.write_text(json.dumps(stamp, indent=1))
         os.replace(tmp_stamp, cache_dir / ONNX_STAMP)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from . import models
 from .chunk import Chunk, Chunker
 from .documents import (SUPPORTED_SUFFIXES, TEXT_SUFFIXES, Document, Skipped, TextProbe, UnreadableDocument,
                         iter_text, probe_text, read_document, reader_version, scan, sha256_file,
@@ -41,7 +41,7 @@ from .documents import (SUPPORTED_SUFFIXES, TEXT_SUFFIXES, Document, Skipped, Te
 from .embed import Embedder
 from .errors import (CorpusError, IndexCorruptError, IndexLockedError, IndexMismatchError,
                      IndexMissingError, IndexWriteError, RagError)
-from .store import (FaissStore, StoreConfig, VectorStore, close_store, create_store, drop_version_store,
+from .store import (StoreConfig, VectorStore, close_store, create_store, drop_version_store,
                     manifest_location, open_store, save_store)
 
 FORMAT = "rag-index/1"
@@ -166,14 +166,6 @@ def _write_durable(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -282,7 +274,7 @@ def _load_version(index_dir: Path, version: str | None, embed_model: str | None,
             f = path / name
             if not f.is_file():
                 raise IndexCorruptError(f"index file {f} is missing; {fix}")
-            if _sha256_path(f) != expected:
+            if models.sha256_file(f) != expected:
                 raise IndexCorruptError(f"index file {f} is truncated or altered (checksum mismatch); {fix}")
     try:
         with open(path / "chunks.jsonl", encoding="utf-8") as f:
@@ -803,7 +795,7 @@ class Builder:
             "skipped": [[s.source, s.reason] for s in report.skipped],
             # null: not checked (over budget)
             "near_duplicates": [list(p) for p in report.near_duplicates] if report.near_duplicates_checked else None,
-            "checksums": {name: _sha256_path(tmp / name) for name in ("chunks.jsonl", *vector_files)},
+            "checksums": {name: models.sha256_file(tmp / name) for name in ("chunks.jsonl", *vector_files)},
         }
         _write_durable(tmp / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False).encode())
         _fsync_dir(tmp)

@@ -12,7 +12,7 @@ from rag.config import Settings
 from rag.embed import (ONNX_FILE, ONNX_STAMP, OnnxEmbedder, SentenceTransformerEmbedder, cached_onnx_model,
                        make_embedder, onnx_cache_dir)
 from rag.errors import ConfigError
-from rag.models import embedding_model_path
+from rag.models import embedding_model_path, sha256_file
 
 TEXTS = [
     "A price floor of 110 dollars per kilogram was set for NdPr oxide.",
@@ -115,7 +115,7 @@ def test_a_corrupt_cached_model_is_exported_again(onnx, tmp_path):
     # Worse: a truncated file whose stamp was rewritten to match it. Loading fails, so it is re-exported.
     path.write_bytes(good[: len(good) // 3])
     stamp = json.loads((cache / ONNX_STAMP).read_text())
-    stamp.update(size=path.stat().st_size, sha256=embed._sha256(path))
+    stamp.update(size=path.stat().st_size, sha256=sha256_file(path))
     (cache / ONNX_STAMP).write_text(json.dumps(stamp))
     assert cached_onnx_model(model_dir, cache) == path
     e = OnnxEmbedder(models_dir=models, threads=2)

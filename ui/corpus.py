@@ -21,6 +21,7 @@ from rag.config import Settings
 from rag.documents import UnreadableDocument, extract_text, scan
 from rag.errors import RagError
 from rag.index import POINTER, current_version
+from rag.models import sha256_file
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 MAX_UPLOAD_MB = 20
@@ -104,7 +105,7 @@ def add_document(seeds_dir: Path, path: Path, original_name: str, max_bytes: int
         candidate = name if i == 1 else f"{stem} ({i}){suffix}"
         target = root / candidate
         if target.exists() or target.is_symlink():
-            if target.is_file() and not target.is_symlink() and _sha256(target) == digest:
+            if target.is_file() and not target.is_symlink() and sha256_file(target) == digest:
                 return Added(candidate, f"{candidate} is already in the documents (same content); nothing changed")
             continue
         try:
@@ -189,11 +190,3 @@ def _mtime(path: Path) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(path.stat().st_mtime))
     except OSError:
         return ""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
