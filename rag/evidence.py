@@ -64,7 +64,6 @@ def _lexical_overlap(question_words: set[str], text: str) -> float:
 # Weights of a sentence's score: cosine to the question, plus these.
 W = {
     "overlap": 0.35,        # share of the question's content words in the sentence
-    "context": 0.0,         # ... in the sentence's chunk (measured: no gain)
     "prior": 0.05,          # 1 / rank of the chunk in the fused retrieval
     "number": 0.3,          # share of the question's numbers (a year, 'Q2') in the sentence
     "number_context": 0.3,  # ... found only in its chunk (a date line before the sentence)
@@ -115,16 +114,14 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
     qnums = numbers(question)
     kind = expected_kind(question)
     scored = []
-    ctx_cache: dict[str, tuple[float, set[str]]] = {}
+    chunk_numbers: dict[str, set[str]] = {}   # by chunk id: a chunk gives several sentences
     for (text, loc, also, rec, chunk_prior), v, c in zip(cands, vecs, cos):
-        if rec.id not in ctx_cache:
-            ctx_cache[rec.id] = (_lexical_overlap(qwords, rec.text), numbers(rec.text))
-        ctx_overlap, ctx_nums = ctx_cache[rec.id]
-        score = (float(c) + W["overlap"] * _lexical_overlap(qwords, text) + W["context"] * ctx_overlap
-                 + W["prior"] * chunk_prior)
+        score = float(c) + W["overlap"] * _lexical_overlap(qwords, text) + W["prior"] * chunk_prior
         if qnums:
+            if rec.id not in chunk_numbers:
+                chunk_numbers[rec.id] = numbers(rec.text)
             in_sentence = len(qnums & numbers(text)) / len(qnums)
-            in_context = len(qnums & ctx_nums) / len(qnums)
+            in_context = len(qnums & chunk_numbers[rec.id]) / len(qnums)
             score += W["number"] * in_sentence + W["number_context"] * max(0.0, in_context - in_sentence)
         if text.rstrip().endswith("?"):
             score -= W["question"]

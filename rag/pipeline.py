@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from pathlib import Path
 from typing import Iterator
 
 from . import answerable, evidence, followup, models, prompt as prompts
@@ -39,7 +38,7 @@ WEAK_CITATION_GAP_TYPED = 0.5
 _shared_lock = threading.Lock()
 _embedders: dict[tuple, Embedder] = {}
 _generators: dict[tuple, Generator] = {}
-_engines: dict[tuple, "Engine"] = {}
+_engines: dict[Settings, "Engine"] = {}
 
 
 def shared_embedder(settings: Settings) -> Embedder:
@@ -292,12 +291,8 @@ class Engine:
 
 
 def get_engine(settings: Settings) -> Engine:
-    key = (str(settings.seeds_dir), str(settings.index_dir), str(settings.models_dir), settings.model,
-           settings.embed_model, settings.embed_backend, settings.top_k, settings.candidates, settings.chunk_tokens,
-           settings.chunk_overlap_tokens, settings.max_answer_tokens, settings.n_ctx, settings.threads,
-           settings.vector_store, settings.milvus_uri, settings.llm_url, settings.llm_model,
-           settings.answer_timeout_s, settings.max_question_chars)
+    """One engine per distinct Settings (a frozen dataclass: every field is part of the key)."""
     with _shared_lock:
-        if key not in _engines:
-            _engines[key] = Engine(settings)
-        return _engines[key]
+        if settings not in _engines:
+            _engines[settings] = Engine(settings)
+        return _engines[settings]
