@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .text import QUESTION_WORDS, STOPWORDS, fold, mentioned, numbers, stem, strip_markers, words
+from .text import QUESTION_WORDS, STOPWORDS, content_words, fold, mentioned, numbers, stem, strip_markers, words
 
 RARE_ZIPF = 3.5     # wordfreq Zipf frequency below which a word counts as rare
 
@@ -68,7 +68,8 @@ def expected_kind(question: str) -> str | None:
                             " how big ", " how large ", " what percentage ", " what price ", " price ",
                             " cost ", " percent ")):
         return "number"
-    if q.startswith(" when ") or " what year " in q or " what date " in q or " which year " in q:
+    if q.startswith(" when ") or any(k in q for k in (" what year ", " what date ", " which year ", " release date ",
+                                                      " premiere date ", " the date of ", " what day ")):
         return "time"
     if q.startswith(" who ") or " whom " in q or q.startswith(" where ") or _WHICH_NAMED.search(q):
         return "name"
@@ -116,6 +117,20 @@ def counted_unit(question: str) -> str | None:
     if word in STOPWORDS or word in _NOT_UNITS or len(word) < 3:
         return None
     return word
+
+
+_YES_NO = frozenset("is are was were do does did can could has have had will would should may might".split())
+
+
+def adds_nothing(question: str, answer: str) -> bool:
+    """An answer whose every content word is already in the question ('Saga stabbed Scratch' to 'Why
+    did Saga stab Scratch?') states no fact. A yes/no question may be answered that way."""
+    first = words(question)[:1]
+    if first and first[0] in _YES_NO:
+        return False
+    asked = set(content_words(question))
+    said = set(content_words(strip_markers(answer)))
+    return bool(said) and said <= asked
 
 
 def missing_focus(question: str, context: str) -> str:

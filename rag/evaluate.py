@@ -110,6 +110,8 @@ class Row:
     total_s: float
     sources: list[str] = field(default_factory=list)
     error: str = ""
+    draft: str = ""               # what the model wrote, before verification
+    warnings: list[str] = field(default_factory=list)   # why a draft was changed, replaced or refused
 
 
 def row_line(row: dict) -> str:
@@ -156,7 +158,7 @@ def evaluate(engine, items: list[QAItem], seeds_dir: Path, progress: bool = True
                         retrieval_ranks(sources_seen, item.sources) if item.sources else None,
                         len(answer.citations), valid, citation_supported(answer),
                         answer.timings.get("first_token_s"), answer.timings.get("total_s", 0.0),
-                        sources_seen))
+                        sources_seen, draft=getattr(answer, "draft", "") or "", warnings=list(answer.warnings)))
         if report:
             tqdm.write(row_line(rows[-1].__dict__), file=sys.stdout)
     return summarise(rows, items)

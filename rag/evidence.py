@@ -1,4 +1,5 @@
-"""From retrieved chunks to a few numbered evidence passages, each a verbatim sentence span.
+"""From retrieved chunks to a few numbered evidence passages, each one verbatim span of a file:
+the sentences that best match the question, each shown with its neighbours up to WINDOW_CHARS.
 
 The model sees only these passages; a citation ``[n]`` quotes passage n exactly. Passages that say
 the same thing (the same sentence in two files, or a near-paraphrase) are shown once and remember
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from .text import content_words, numbers
 
 MIN_PASSAGE_CHARS = 25
 NEAR_DUPLICATE_COSINE = 0.9
+# A chosen sentence is shown with its neighbours in the chunk up to this many characters: short
+# news-style snippets whole, the sentence before one that starts "It …", the date line above.
+WINDOW_CHARS = 200
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Passage:
     chunk_id: str = ""
     context: str = ""                       # the text of the chunk the sentence came from
     vector: np.ndarray | None = None
+    span: tuple[int, int] = (0, 0)          # the sentence's place in ``context``
 
 
 def _candidate_sentences(hits: list[Hit]) -> list[tuple]:
@@ -51,7 +56,7 @@ def _candidate_sentences(hits: list[Hit]) -> list[tuple]:
             seen.add(key)
             loc = Location(primary.source, primary.start + a, primary.start + b)
             also = [(Location(o.source, o.start + a, o.start + b), text) for o in others]
-            out.append((text, loc, also, rec, 1.0 / (rank + 1)))
+            out.append((text, loc, also, rec, 1.0 / (rank + 1), (a, b)))
     return out
 
 
@@ -115,7 +120,7 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
     kind = expected_kind(question)
     scored = []
     chunk_numbers: dict[str, set[str]] = {}   # by chunk id: a chunk gives several sentences
-    for (text, loc, also, rec, chunk_prior), v, c in zip(cands, vecs, cos):
+    for (text, loc, also, rec, chunk_prior, span), v, c in zip(cands, vecs, cos):
         score = float(c) + W["overlap"] * _lexical_overlap(qwords, text) + W["prior"] * chunk_prior
         if qnums:
             if rec.id not in chunk_numbers:
@@ -127,21 +132,61 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
             score -= W["question"]
         if kind and W["kind"] and has_kind(text, kind, question):
             score += W["kind"]
-        scored.append(Passage(0, text, loc, list(also), score, float(c), rec.id, rec.text, v))
+        scored.append(Passage(0, text, loc, list(also), score, float(c), rec.id, rec.text, v, span))
     scored.sort(key=lambda p: -p.score)
     chosen: list[Passage] = []
     for p in scored:
+        shown = [q.span for q in chosen if q.chunk_id == p.chunk_id]
+        if any(a <= p.span[0] and p.span[1] <= b for a, b in shown):
+            continue                       # already inside a chosen passage's window
         twin = next((q for q in chosen if float(q.vector @ p.vector) >= NEAR_DUPLICATE_COSINE), None)
         if twin is not None:
             twin.also.append((p.location, p.text))
             twin.also.extend(p.also)
             continue
-        chosen.append(p)
+        chosen.append(_widen(p, WINDOW_CHARS, shown) if WINDOW_CHARS else p)
         if len(chosen) == k:
             break
     for i, p in enumerate(chosen, 1):
         p.n = i
     return chosen
+
+
+def _widen(p: Passage, limit: int, taken: list[tuple[int, int]]) -> Passage:
+    """``p`` with the sentences around it in its chunk, up to ``limit`` characters in all, without
+    reaching into the ``taken`` spans of other passages. The widened text is still one verbatim
+    span of the file: a date line before the sentence, or the sentence that names what "it" is."""
+    spans = split_sentences(p.context)
+    a, b = p.span
+    here = [i for i, (x, y) in enumerate(spans) if x <= a and b <= y]
+    if not here:
+        return p
+    i = j = here[0]
+
+    def free(x: int, y: int) -> bool:
+        return not any(x < tb and ta < y for ta, tb in taken)
+
+    grew = True
+    while grew:
+        grew = False
+        if i > 0 and spans[j][1] - spans[i - 1][0] <= limit and free(*spans[i - 1]):
+            i -= 1
+            grew = True
+        if j + 1 < len(spans) and spans[j + 1][1] - spans[i][0] <= limit and free(*spans[j + 1]):
+            j += 1
+            grew = True
+    lo, hi = min(a, spans[i][0]), max(b, spans[j][1])
+    if (lo, hi) == (a, b):
+        return p
+    text = p.context[lo:hi]
+    sentence = p.context[a:b]
+    loc = p.location
+    shift = (lo - a, hi - b)
+    # Other files holding this same chunk hold the same neighbours; a near-paraphrase twin does not.
+    also = [(Location(l.source, l.start + shift[0], l.end + shift[1]), text) if t == sentence else (l, t)
+            for l, t in p.also]
+    return replace(p, text=text, location=Location(loc.source, loc.start + shift[0], loc.end + shift[1]),
+                   also=also, span=(lo, hi))
 
 
 _WS = re.compile(r"\s+")

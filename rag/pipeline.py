@@ -10,7 +10,7 @@ import time
 import unicodedata
 from typing import Iterator
 
-from . import answerable, evidence, followup, models, prompt as prompts
+from . import answerable, dates, evidence, followup, models, prompt as prompts
 from .answer import Answer, Citation, Sources
 from .chunk import Chunker
 from .config import Settings
@@ -234,6 +234,8 @@ class Engine:
             cited = [by_n[n] for sent in verdict.sentences for n in sent.cites]
             text = " ".join(sent.text for sent in verdict.sentences)
             problem = self._off_topic(question, cited, passages)
+            if not problem and answerable.adds_nothing(question, text):
+                problem = "it only repeats the question"
             gap = WEAK_CITATION_GAP_TYPED if kind and answerable.has_kind(text, kind, question) else WEAK_CITATION_GAP
             if not problem and max(p.score for p in cited) < passages[0].score - gap:
                 problem = "it cites a passage much less related to the question than the best one"
@@ -259,7 +261,7 @@ class Engine:
         parts = []
         for sent in verdict.sentences:
             marks = "".join(f"[{renumber.setdefault(n, len(renumber) + 1)}]" for n in sent.cites)
-            body = sent.text.rstrip()
+            body = dates.complete(sent.text.rstrip(), " ".join(by_n[n].text for n in sent.cites))
             end = body[-1] if body and body[-1] in ".!?" else "."
             body = body.rstrip(".!?").rstrip()
             parts.append(f"{body} {marks}{end}")

@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (counted_unit, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, counted_unit, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_names)
 
 
@@ -51,6 +51,9 @@ def test_what_someone_said_needs_reported_speech():
     ("When was the lighthouse built?", "time", "It was built in 1871.", "It was built by Olsen."),
     ("Who built the lighthouse?", "name", "Margaret Olsen built it.", "An engineer built it."),
     ("Who acquired WhatsApp?", "name", "Facebook acquired WhatsApp.", "WhatsApp was acquired in February 2014."),
+    ("What is the release date of Cyberpunk 2077?", "time", "It came out on December 10, 2020.",
+     "Cyberpunk 2077 is a game by CD Projekt."),
+    ("What is the date of the 2021 NBA Draft?", "time", "It is on July 29.", "The 2021 NBA Draft is in Brooklyn."),
     ("What does the plant produce?", None, "Steel.", "anything"),
 ])
 def test_answer_kind(question, kind, good, bad):
@@ -63,3 +66,14 @@ def test_a_number_the_question_names_must_be_in_the_context():
     assert "10" in missing_focus("What happened on day 10?", "On day 9 the party rested.")
     assert missing_focus("What happened on day 10?", "On day 10 the party reached the gate.") == ""
     assert "2020" in missing_focus("What was Tesla's revenue in Q2 2020?", "Tesla's Q2 2021 revenue was $12 billion.")
+
+
+@pytest.mark.parametrize("question,answer,empty", [
+    ("Which TPU is recommended?", "The TPU is recommended [1].", True),
+    ("Why did Saga stab Scratch?", "Saga stabbed Scratch [1].", True),
+    ("Why did Saga stab Scratch?", "Saga stabbed Scratch to free Alan [1].", False),
+    ("Who won the 2019 Wimbledon?", "Simona Halep won the 2019 Wimbledon [1].", False),
+    ("Does the plant produce steel?", "The plant produces steel [1].", False),   # a yes/no question
+])
+def test_an_answer_that_only_repeats_the_question_states_nothing(question, answer, empty):
+    assert adds_nothing(question, answer) is empty
