@@ -57,17 +57,23 @@ _MONTHS = ("january february march april may june july august september october 
            "jan feb mar apr jun jul aug sep sept oct nov dec").split()
 _WHICH_NAMED = re.compile(r" (?:which|what) (?:other )?(?:city|cities|country|countries|company|companies|state|"
                           r"states|town|place|person|team|teams|nation|nations|firm|firms|organi[sz]ation) ")
+_COLOURS = frozenset("black white grey gray red green blue yellow orange purple violet pink brown golden gold silver "
+                     "crimson scarlet maroon navy teal turquoise cyan magenta beige ivory amber bronze copper azure "
+                     "emerald indigo lavender lilac olive tan cream ochre rust coral".split())
 _NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve hundred thousand million "
                  "billion trillion dozen half").split()
 
 
 def expected_kind(question: str) -> str | None:
-    """What kind of fact the question asks for: 'number', 'time', 'name' or None (anything)."""
+    """What kind of fact the question asks for: 'number', 'time', 'colour', 'name' or None (anything)."""
     q = " " + " ".join(words(question)) + " "
     if any(k in q for k in (" how much ", " how many ", " how long ", " how tall ", " how old ", " how far ",
-                            " how big ", " how large ", " what percentage ", " what price ", " price ",
-                            " cost ", " percent ")):
+                            " how big ", " how large ", " how heavy ", " how fast ", " what percentage ",
+                            " what price ", " price ", " cost ", " percent ", " what caliber ", " what calibre ",
+                            " what temperature ", " what age ")):
         return "number"
+    if " what colour " in q or " what color " in q or " which colour " in q or " which color " in q:
+        return "colour"
     if q.startswith(" when ") or any(k in q for k in (" what year ", " what date ", " which year ", " release date ",
                                                       " premiere date ", " the date of ", " what day ")):
         return "time"
@@ -89,6 +95,8 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
         return has_number
     if kind == "time":
         return has_number or any(w in _MONTHS for w in new_words)
+    if kind == "colour":
+        return any(w in _COLOURS or w.removesuffix("ish") in _COLOURS for w in new_words)
     asked_names = set(question_names("x " + question))
     for i, tok in enumerate(re.split(r"[\s\-–—/]+", plain)):
         tok = tok.strip(".,;:!?\"'()[]“”‘’")

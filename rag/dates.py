@@ -27,6 +27,9 @@ _PARTIAL = re.compile(
     + r")\b(?!,?\s*(?:\d|(?:of\s+)?(?:19|20)\d\d))")
 
 
+_DAY_BEFORE = re.compile(r"\b[0-3]?\d(?:st|nd|rd|th)?\s+(?:of\s+)?$")
+
+
 def _month(text: str) -> int:
     return ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].index(text[:3].lower()) + 1
 
@@ -46,6 +49,8 @@ def complete(answer: str, quote: str) -> str:
         return answer
 
     def repl(m: re.Match) -> str:
+        if _DAY_BEFORE.search(m.string, 0, m.start()):
+            return m.group(0)      # 'September 2023' inside '26 September 2023': already complete
         month, day, year = _parts(m)
         matches = {text for text, (fm, fd, fy) in full
                    if fm == month and (day is None or fd == day) and (year is None or fy == year)}

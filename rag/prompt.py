@@ -1,5 +1,5 @@
 """The prompt: fixed instructions and worked examples first (their KV cache is reused across
-questions), then the delimited passages and the question.
+questions), then the delimited passages (the most relevant last) and the question.
 
 The prompt always fits the model's context: ``fit`` measures it with the generator's own tokenizer
 and keeps the rendered prompt within ``n_ctx - max_answer_tokens`` tokens, shortening an overlong
@@ -52,7 +52,9 @@ def _neutralise(text: str) -> str:
 
 
 def _user_turn(texts: list[str], question: str) -> str:
-    lines = [f"[{i}] {_neutralise(t)}" for i, t in enumerate(texts, 1)]
+    # Listed from the least to the most relevant, so the best passage ([1]) sits right above the
+    # question: a small model leans on what it read last (RGB: 56 -> 64 of 100 right with the 0.5B model).
+    lines = [f"[{i}] {_neutralise(t)}" for i, t in reversed(list(enumerate(texts, 1)))]
     return "<passages>\n" + "\n".join(lines) + "\n</passages>\nQuestion: " + _neutralise(question)
 
 

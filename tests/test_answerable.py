@@ -54,6 +54,8 @@ def test_what_someone_said_needs_reported_speech():
     ("What is the release date of Cyberpunk 2077?", "time", "It came out on December 10, 2020.",
      "Cyberpunk 2077 is a game by CD Projekt."),
     ("What is the date of the 2021 NBA Draft?", "time", "It is on July 29.", "The 2021 NBA Draft is in Brooklyn."),
+    ("What colour is Nan-E?", "colour", "Nan-E is bright green.", "Nan-E is a doctor."),
+    ("What caliber is the bullet of light?", "number", "It is a .45 calibre round.", "It cleanses the Dark Presence."),
     ("What does the plant produce?", None, "Steel.", "anything"),
 ])
 def test_answer_kind(question, kind, good, bad):

@@ -22,6 +22,8 @@ def test_a_shortened_date_takes_the_quotes_full_wording(answer, expected):
     "It was released on December 2.",           # another day of the same month
     "It was released in 2017.",                 # a bare year is never widened
     "It was released on May 5.",                # 'May' the month, not in the quote
+    "It was released on 1 December 2017.",      # day first, complete
+    "It was released on 1st of December 2017.",
 ])
 def test_nothing_changes_without_exactly_one_matching_full_date(answer):
     assert complete(answer, QUOTE) == answer

@@ -65,6 +65,10 @@ def test_the_prompt_holds_the_passages_and_the_question(settings):
     assert prompt_passages(prompt) == {c.n: " ".join(c.quote.split()) for c in sources.citations}
     assert prompt.rstrip().endswith("assistant")
     assert QUESTIONS[1] in prompt
+    # The most relevant passage ([1]) is listed last, right above the question.
+    block = prompt.rsplit("<passages>", 1)[-1].split("</passages>", 1)[0]
+    order = [int(line[1:line.index("]")]) for line in block.strip().splitlines()]
+    assert order == sorted(order, reverse=True) and order[-1] == 1 and len(order) > 1
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
