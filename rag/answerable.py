@@ -20,16 +20,33 @@ def _zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
+def question_name_runs(question: str) -> list[list[str]]:
+    """Runs of consecutive capitalised words of the question after its first word, folded:
+    'Who won Best Actor at the 92nd Academy Awards Ceremony?' -> [['best', 'actor'],
+    ['academy', 'awards', 'ceremony']]."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for raw in question.replace("?", " ").split()[1:]:
+        tok = raw.strip(".,;:!\"'()[]“”‘’")
+        parts = [part for part in tok.replace("-", " ").replace("–", " ").split()
+                 if part[:1].isupper() and len(part) > 1 and part.lower() not in STOPWORDS | QUESTION_WORDS]
+        if not parts:
+            if current:
+                runs.append(current)
+                current = []
+            continue
+        current.extend(fold(part).removesuffix("'s").removesuffix("’s") for part in parts)
+        if raw.endswith((",", ";", ":")):      # 'Japan, Australia': two names
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
 def question_names(question: str) -> list[str]:
     """Capitalised words of the question after its first word, folded (e.g. 'Japan', 'NdPr')."""
-    out = []
-    tokens = question.replace("?", " ").split()
-    for tok in tokens[1:]:
-        tok = tok.strip(".,;:!\"'()[]“”‘’")
-        for part in tok.replace("-", " ").replace("–", " ").split():
-            if part[:1].isupper() and len(part) > 1 and part.lower() not in STOPWORDS | QUESTION_WORDS:
-                out.append(fold(part).removesuffix("'s").removesuffix("’s"))
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(n for run in question_name_runs(question) for n in run))
 
 
 def rare_terms(question: str) -> list[str]:
@@ -41,9 +58,16 @@ def rare_terms(question: str) -> list[str]:
 
 
 def missing_names(question: str, context: str) -> list[str]:
+    """The question's names that ``context`` does not mention. A run of capitalised words is one
+    name, mentioned when any word of it is ('Academy Awards Ceremony' by 'the 92nd Academy Awards',
+    'French Presidential Election' by 'the presidential election'); 'Xi Jinping' needs 'Xi' or 'Jinping'."""
     ctx = set(words(context.replace(".", "")))
-    names = [n.replace(".", "") for n in question_names(question)]
-    return [n for n in names if n and not mentioned(n, ctx)]
+    missing = []
+    for run in question_name_runs(question):
+        run = [n.replace(".", "") for n in run]
+        if not any(n and mentioned(n, ctx) for n in run):
+            missing.extend(n for n in run if n)
+    return list(dict.fromkeys(missing))
 
 
 def missing_rare_terms(question: str, context: str) -> list[str]:

@@ -60,7 +60,11 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     passage_words = set(own_words) | (set(words(context)) if refers_back else set())
     passage_numbers = numbers(passage_text)
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
-    missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)]
+    # A name the question itself gives ('the 92nd Academy Awards Ceremony') is not a new claim;
+    # whether the passages are about it at all is checked for the whole answer (answerable.missing_names).
+    asked = {fold(w.replace(".", "")) for w in words(question)}
+    missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)
+                and n.replace(".", "") not in asked]
     # Words the question supplies are not new claims; measure the rest.
     qwords = set(content_words(question))
     cwords = (set(content_words(claim)) - qwords) or set(content_words(claim))
@@ -146,7 +150,8 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
             alternatives = sorted(
                 (p for p in passages if p.n not in cites and _relevant(p, qwords)),
                 key=lambda p: -_supports(p, text, question).overlap)
-            good = [p.n for p in alternatives[:1] if _supports(p, text, question).ok]
+            # the first passage, most overlapping first, that backs every number and name of it
+            good = [p.n for p in alternatives if _supports(p, text, question).ok][:1]
             if good and cites:
                 notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
         if not good:

@@ -2,7 +2,7 @@
 import pytest
 
 from rag.answerable import (adds_nothing, counted_unit, expected_kind, has_kind, missing_focus, missing_names,
-                            missing_rare_terms, question_names)
+                            missing_rare_terms, question_name_runs, question_names)
 
 
 def test_names_of_the_question_must_be_in_the_context():
@@ -10,6 +10,15 @@ def test_names_of_the_question_must_be_in_the_context():
     assert question_names(q) == ["japan", "australia", "ndpr"]
     assert missing_names(q, "Japanese firms and Australian miners agreed on NdPr prices.") == []
     assert missing_names(q, "Japanese firms agreed on NdPr prices.") == ["australia"]
+    assert missing_names("What did Japan, Australia say?", "Japan agreed.") == ["australia"]
+
+
+def test_a_run_of_capitalised_words_is_one_name():
+    q = "Which actor won Best Actor at the 92nd Academy Awards Ceremony?"
+    assert question_name_runs(q) == [["best", "actor"], ["academy", "awards", "ceremony"]]
+    assert missing_names(q, "The 92nd Academy Awards | 2020 ... Joaquin Phoenix wins Best Actor") == []
+    q = "What did Xi Jinping say after his meeting with Trump?"
+    assert missing_names(q, "Trump met officials in Tokyo.") == ["xi", "jinping"]
 
 
 def test_rare_question_words_must_be_somewhere_in_what_was_retrieved():

@@ -60,6 +60,15 @@ def test_words_from_the_question_are_not_new_claims():
     assert support("It is 31 metres tall [1].", TOWER, question).ok
 
 
+def test_names_the_question_gives_need_not_be_in_the_passage():
+    passage = "The 92nd Academy Awards | 2020 ... Joaquin Phoenix wins Best Actor for Joker."
+    claim = "Joaquin Phoenix won Best Actor at the 92nd Academy Awards Ceremony [1]."
+    assert support(claim, passage, "Which actor won Best Actor at the 92nd Academy Awards Ceremony?").ok
+    assert not support(claim, passage).ok                      # without the question, 'Ceremony' is new
+    assert not support("Brad Pitt won Best Actor at the 92nd Academy Awards Ceremony [1].", passage,
+                       "Which actor won Best Actor at the 92nd Academy Awards Ceremony?").ok
+
+
 # --------------------------------------------------------------------------- verify
 
 def test_verify_keeps_supported_sentences_with_their_citations():
@@ -77,6 +86,13 @@ def test_verify_recites_a_sentence_to_the_passage_that_supports_it():
     [sent] = v.sentences
     assert sent.cites == [2] and sent.dropped_cites == [1]
     assert v.notes and "[2]" in v.notes[0]
+
+
+def test_verify_looks_past_the_most_overlapping_passage_for_one_that_supports():
+    # [1] shares as many words with the sentence but lacks its number; [2] backs it.
+    ps = passages("The tower is many metres tall.", TOWER)
+    v = verify("The tower is 31 metres tall.", ps)
+    assert [s.cites for s in v.sentences] == [[2]]
 
 
 def test_verify_adds_a_citation_to_an_uncited_supported_sentence():
