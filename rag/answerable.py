@@ -132,6 +132,21 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     return False
 
 
+_FULL_NAME = re.compile(r"\b([A-Z][\w'’-]+)\s+([A-Z][\w'’-]+)")
+
+
+def full_name(text: str, question: str = "") -> bool:
+    """Does ``text`` name someone in full: two capitalised words in a row ('Sanae Takaichi'), neither
+    of them in the question, a stop word or a month?"""
+    asked = set(words(question))
+    for m in _FULL_NAME.finditer(strip_markers(text)):
+        first, second = fold(m.group(1)), fold(m.group(2))
+        if not ({first, second} & asked) and first not in STOPWORDS and first not in _MONTHS \
+                and second not in _MONTHS:
+            return True
+    return False
+
+
 _COUNT_OF = re.compile(r"\bhow many ([a-z][a-z'’-]+)")
 _STATEMENT = re.compile(r"\bwhat (?:did|does|do|has|have|will) (.+?) (?:say|said|tell|told|announce|state|claim|"
                         r"write|wrote|declare|reply|respond)\b")

@@ -30,6 +30,14 @@ _PARTIAL = re.compile(
 _DAY_BEFORE = re.compile(r"\b[0-3]?\d(?:st|nd|rd|th)?\s+(?:of\s+)?$")
 
 
+_MONTH_YEAR = re.compile(r"\b" + _MONTH.format(g="m") + r",?\s+(?:of\s+)?" + _YEAR.format(g="y") + r"\b")
+
+
+def full_dates(text: str) -> list[str]:
+    """The dates in ``text`` that name a year with their month ('December 1, 2017', 'May 2012')."""
+    return [m.group(0) for m in _FULL.finditer(text)] + [m.group(0) for m in _MONTH_YEAR.finditer(text)]
+
+
 def _month(text: str) -> int:
     return ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].index(text[:3].lower()) + 1
 

@@ -18,7 +18,8 @@ from .chunk import split_sentences
 from .embed import Embedder
 from .index import Location
 from .retrieve import Hit
-from .answerable import expected_kind, has_kind
+from .answerable import expected_kind, full_name, has_kind
+from .dates import full_dates
 from .text import content_words, numbers
 
 MIN_PASSAGE_CHARS = 25
@@ -74,6 +75,8 @@ W = {
     "number_context": 0.3,  # ... found only in its chunk (a date line before the sentence)
     "question": 0.3,        # penalty: the sentence is itself a question, not a statement
     "kind": 0.2,            # the sentence states the kind of fact asked for (a number, a date, a name)
+    "full_date": 0.3,       # ... and, asked 'when', gives a whole date ('December 1, 2017', 'May 2012')
+    "full_name": 0.3,       # ... and, asked 'who', gives a full name ('Sanae Takaichi')
 }
 
 
@@ -132,6 +135,10 @@ def select(question: str, query_vector: np.ndarray, hits: list[Hit], embedder: E
             score -= W["question"]
         if kind and W["kind"] and has_kind(text, kind, question):
             score += W["kind"]
+            if kind == "time" and full_dates(text):
+                score += W["full_date"]
+            elif kind == "name" and _asks_who(question) and full_name(text, question):
+                score += W["full_name"]
         scored.append(Passage(0, text, loc, list(also), score, float(c), rec.id, rec.text, v, span))
     scored.sort(key=lambda p: -p.score)
     chosen: list[Passage] = []
@@ -187,6 +194,10 @@ def _widen(p: Passage, limit: int, taken: list[tuple[int, int]]) -> Passage:
             for l, t in p.also]
     return replace(p, text=text, location=Location(loc.source, loc.start + shift[0], loc.end + shift[1]),
                    also=also, span=(lo, hi))
+
+
+def _asks_who(question: str) -> bool:
+    return bool(re.match(r"\s*(who|whom)\b", question, re.I))
 
 
 _WS = re.compile(r"\s+")

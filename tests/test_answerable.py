@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, counted_unit, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, counted_unit, full_name, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_name_runs, question_names)
 
 
@@ -88,3 +88,15 @@ def test_a_number_the_question_names_must_be_in_the_context():
 ])
 def test_an_answer_that_only_repeats_the_question_states_nothing(question, answer, empty):
     assert adds_nothing(question, answer) is empty
+
+
+
+@pytest.mark.parametrize("text,named", [
+    ("Romania's Simona Halep beats Serena Williams to win", True),
+    ("Wimbledon 2019 – women's singles draw", False),         # 'Wimbledon' is in the question
+    ("The champion was Halep.", False),                      # a name, not a full one
+    ("The final was played on July 13.", False),
+    ("The Final in July was close.", False),                  # 'The' is a stop word, 'July' a month
+])
+def test_a_full_name(text, named):
+    assert full_name(text, "Who won the women's singles Wimbledon in 2019?") is named

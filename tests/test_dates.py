@@ -1,6 +1,6 @@
 import pytest
 
-from rag.dates import complete
+from rag.dates import complete, full_dates
 
 QUOTE = "The game was announced on January 12, 2017. It was released on December 1, 2017 in Japan."
 
@@ -41,3 +41,9 @@ def test_day_first_dates_in_the_quote():
 
 def test_a_quote_without_dates_leaves_the_answer_alone():
     assert complete("It opened May 12.", "The bridge opened in spring.") == "It opened May 12."
+
+
+def test_full_dates_name_the_year_with_the_month():
+    assert full_dates("Announced on January 12, 2017, out in May 2018; patched on 3 March.") == \
+        ["January 12, 2017", "May 2018"]
+    assert full_dates("Out on 3 March, or in 2019.") == []

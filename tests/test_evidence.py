@@ -60,3 +60,24 @@ def test_without_a_window_the_passage_is_the_sentence(monkeypatch):
     monkeypatch.setattr(evidence, "WINDOW_CHARS", 0)
     [p, *_] = select("When was the Pixel 6 announced?", hits(("pixel.txt", SNIPPET, 0)))
     assert p.text == "Google has officially announced the Pixel 6 phone."
+
+
+def test_asked_when_a_whole_date_outranks_a_partial_one(monkeypatch):
+    partial = "The Crown season three will premiere on Netflix in November this year."
+    whole = "The Crown season three will premiere on Netflix on November 17, 2019 worldwide."
+    question = "When will The Crown season three premiere on Netflix?"
+    found = hits(("a.txt", partial, 0), ("b.txt", whole, 0))
+    assert select(question, found, k=1)[0].text == whole
+    monkeypatch.setitem(evidence.W, "full_date", 0.0)
+    monkeypatch.setitem(evidence.W, "kind", 0.0)
+    assert select(question, found, k=1)[0].text == partial      # without the bonus the earlier hit wins
+
+
+def test_asked_who_a_full_name_outranks_a_bare_mention(monkeypatch):
+    vague = "The framework was signed on behalf of Japan in Tokyo on a visit."
+    named = "The framework was signed on behalf of Japan by Sanae Takaichi."
+    question = "Who signed the framework on behalf of Japan?"
+    found = hits(("a.txt", vague, 0), ("b.txt", named, 0))
+    assert select(question, found, k=1)[0].text == named
+    monkeypatch.setitem(evidence.W, "full_name", 0.0)
+    assert select(question, found, k=1)[0].text == vague
