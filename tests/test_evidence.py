@@ -1,4 +1,6 @@
 """Evidence passages: the best sentences, each widened to a verbatim span with its neighbours."""
+import pytest
+
 from rag import evidence
 from rag.index import ChunkRecord, Location
 from rag.retrieve import Hit
@@ -62,22 +64,17 @@ def test_without_a_window_the_passage_is_the_sentence(monkeypatch):
     assert p.text == "Google has officially announced the Pixel 6 phone."
 
 
-def test_asked_when_a_whole_date_outranks_a_partial_one(monkeypatch):
-    partial = "The Crown season three will premiere on Netflix in November this year."
-    whole = "The Crown season three will premiere on Netflix on November 17, 2019 worldwide."
-    question = "When will The Crown season three premiere on Netflix?"
-    found = hits(("a.txt", partial, 0), ("b.txt", whole, 0))
-    assert select(question, found, k=1)[0].text == whole
-    monkeypatch.setitem(evidence.W, "full_date", 0.0)
+@pytest.mark.parametrize("question,plain,full,bonus", [
+    ("When will The Crown season three premiere on Netflix?",
+     "The Crown season three will premiere on Netflix in November this year.",
+     "The Crown season three will premiere on Netflix on November 17, 2019 worldwide.", "full_date"),
+    ("Who signed the framework on behalf of Japan?",
+     "The framework was signed on behalf of Japan in Tokyo on a visit.",
+     "The framework was signed on behalf of Japan by Sanae Takaichi.", "full_name"),
+])
+def test_the_asked_for_fact_in_full_outranks_a_partial_one(monkeypatch, question, plain, full, bonus):
+    found = hits(("a.txt", plain, 0), ("b.txt", full, 0))
+    assert select(question, found, k=1)[0].text == full
+    monkeypatch.setitem(evidence.W, bonus, 0.0)
     monkeypatch.setitem(evidence.W, "kind", 0.0)
-    assert select(question, found, k=1)[0].text == partial      # without the bonus the earlier hit wins
-
-
-def test_asked_who_a_full_name_outranks_a_bare_mention(monkeypatch):
-    vague = "The framework was signed on behalf of Japan in Tokyo on a visit."
-    named = "The framework was signed on behalf of Japan by Sanae Takaichi."
-    question = "Who signed the framework on behalf of Japan?"
-    found = hits(("a.txt", vague, 0), ("b.txt", named, 0))
-    assert select(question, found, k=1)[0].text == named
-    monkeypatch.setitem(evidence.W, "full_name", 0.0)
-    assert select(question, found, k=1)[0].text == vague
+    assert select(question, found, k=1)[0].text == plain      # without the bonus the earlier hit wins
