@@ -147,6 +147,38 @@ def full_name(text: str, question: str = "") -> bool:
     return False
 
 
+_ASKS_SEVERAL = re.compile(r"\b(?:which|what)\s+(?:other\s+)?([a-z]{3,}(?:s|ies))\b")
+_LIST = re.compile(r"(?:[\w’'-]+(?: [\w’'-]+){0,2}, ){2,}(?:and |or )?[\w’'-]+(?: [\w’'-]+){0,2}")
+
+
+def listed_items(text: str) -> list[list[str]]:
+    """The lists of three or more items in ``text`` ('such as defense, automotive, electronics, and
+    energy'), each item as one folded word (the last word before a comma, the first after 'and')."""
+    out = []
+    for m in _LIST.finditer(text):
+        parts = [part.strip() for part in m.group(0).split(",")]
+        items = [part.split()[-1] for part in parts[:-1] if part]
+        last = re.sub(r"^(?:and|or) ", "", parts[-1]).split()
+        if last:
+            items.append(last[0])
+        out.append([fold(item) for item in items])
+    return out
+
+
+def names_part_of_list(question: str, answer: str, quote: str) -> str:
+    """'' unless the question asks for several things ('Which sectors …?') and the answer names only
+    some items of a list the cited quote gives; then a note of how many it named."""
+    m = _ASKS_SEVERAL.search(fold(question))
+    if not m or m.group(1) in STOPWORDS:
+        return ""
+    said = {stem(w) for w in words(strip_markers(answer))}
+    for items in listed_items(quote):
+        named = [item for item in items if stem(item) in said]
+        if 0 < len(named) < len(items):
+            return f"it names {len(named)} of the {len(items)} {m.group(1)} its passage lists"
+    return ""
+
+
 _COUNT_OF = re.compile(r"\bhow many ([a-z][a-z'’-]+)")
 _STATEMENT = re.compile(r"\bwhat (?:did|does|do|has|have|will) (.+?) (?:say|said|tell|told|announce|state|claim|"
                         r"write|wrote|declare|reply|respond)\b")

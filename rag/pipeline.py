@@ -236,6 +236,8 @@ class Engine:
             problem = self._off_topic(question, cited, passages)
             if not problem and answerable.adds_nothing(question, text):
                 problem = "it only repeats the question"
+            if not problem:
+                problem = answerable.names_part_of_list(question, text, " ".join(p.text for p in cited))
             gap = WEAK_CITATION_GAP_TYPED if kind and answerable.has_kind(text, kind, question) else WEAK_CITATION_GAP
             if not problem and max(p.score for p in cited) < passages[0].score - gap:
                 problem = "it cites a passage much less related to the question than the best one"

@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, counted_unit, full_name, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_name_runs, question_names)
 
 
@@ -100,3 +100,23 @@ def test_an_answer_that_only_repeats_the_question_states_nothing(question, answe
 ])
 def test_a_full_name(text, named):
     assert full_name(text, "Who won the women's singles Wimbledon in 2019?") is named
+
+
+SECTORS = ("It outlines efforts in extraction, recycling, stockpiling, and investment across the supply chain, "
+           "which supports key sectors such as defense, automotive, electronics, and energy.")
+
+
+def test_lists_in_a_quote():
+    assert listed_items(SECTORS) == [["extraction", "recycling", "stockpiling", "investment"],
+                                     ["defense", "automotive", "electronics", "energy"]]
+    assert listed_items("Steel and glass.") == []
+
+
+@pytest.mark.parametrize("question,answer,partial", [
+    ("Which sectors depend on the supply chain?", "The supply chain depends on the defense sector [1].", True),
+    ("Which sectors depend on the supply chain?", "Defense, automotive, electronics and energy [1].", False),
+    ("Which country is the largest producer?", "Defense is [1].", False),          # asks for one thing
+    ("Which sectors depend on the supply chain?", "Key sectors depend on it [1].", False),  # names none
+])
+def test_an_answer_naming_part_of_a_list_asked_for_whole(question, answer, partial):
+    assert bool(names_part_of_list(question, answer, SECTORS)) is partial
