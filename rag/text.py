@@ -56,9 +56,16 @@ def content_words(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1 and not w.isdigit()]
 
 
+_ORDINALS = {w: str(n) for n, w in enumerate(
+    "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth fifteenth "
+    "sixteenth seventeenth eighteenth nineteenth twentieth".split(), 3)}
+_ORDINAL = re.compile(r"\b(" + "|".join(_ORDINALS) + r")\b", re.I)
+
+
 def numbers(text: str) -> set[str]:
-    """Numbers written in ``text``, normalised: '1,200' -> '1200', '3.50' -> '3.5'."""
-    out = set()
+    """Numbers written in ``text``, normalised: '1,200' -> '1200', '3.50' -> '3.5'; ordinals from
+    'third' to 'twentieth' count as their number ('the eleventh season' states 11)."""
+    out = {_ORDINALS[m.group(1).lower()] for m in _ORDINAL.finditer(text)}
     for m in _NUMBER.finditer(text):
         n = m.group().replace(",", "")
         if "." in n:

@@ -59,10 +59,12 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     refers_back = any(w in _ANAPHORA for w in own_words)
     passage_words = set(own_words) | (set(words(context)) if refers_back else set())
     passage_numbers = numbers(passage_text)
+    # Every number must be in the passage itself, even one the question gives ('day 10' is what the
+    # question is about). A name the question gives ('the 92nd Academy Awards Ceremony') is not a new
+    # claim; whether the passages are about it at all is checked for the whole answer
+    # (answerable.missing_names).
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
-    # A name the question itself gives ('the 92nd Academy Awards Ceremony') is not a new claim;
-    # whether the passages are about it at all is checked for the whole answer (answerable.missing_names).
-    asked = {fold(w.replace(".", "")) for w in words(question)}
+    asked = {fold(w.replace(".", "")).removesuffix("'s") for w in words(question)}
     missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)
                 and n.replace(".", "") not in asked]
     # Words the question supplies are not new claims; measure the rest.
@@ -94,7 +96,15 @@ def _relevant(passage: Passage, question_words: set[str]) -> bool:
     this is what stops a draft that obeys an instruction hidden in an unrelated passage."""
     if not question_words:
         return True
-    return bool(question_words & set(content_words(passage.context or passage.text)))
+    found = set(content_words(passage.context or passage.text))
+    if question_words & found:
+        return True
+    # 'presidential' and 'president': the same word root, cut differently by the stemmer
+    prefixes = {w[:RELATED_PREFIX] for w in question_words if len(w) >= RELATED_PREFIX}
+    return any(w[:RELATED_PREFIX] in prefixes for w in found if len(w) >= RELATED_PREFIX)
+
+
+RELATED_PREFIX = 6
 
 
 _DANGLING = frozenset("a an the of on in at to for with by from and or but as than into onto about via per is are was "

@@ -2,6 +2,7 @@ import pytest
 
 from rag.evidence import Passage
 from rag.index import Location
+from rag.text import numbers
 from rag.verify import support, verify
 
 LIGHTHOUSE = "The Harbour Point lighthouse was built in 1871 by the engineer Margaret Olsen."
@@ -67,6 +68,25 @@ def test_names_the_question_gives_need_not_be_in_the_passage():
     assert not support(claim, passage).ok                      # without the question, 'Ceremony' is new
     assert not support("Brad Pitt won Best Actor at the 92nd Academy Awards Ceremony [1].", passage,
                        "Which actor won Best Actor at the 92nd Academy Awards Ceremony?").ok
+
+
+def test_possessive_names_the_question_gives_are_not_new_claims_but_its_numbers_are_checked():
+    passage = ("The eleventh and final season of The Walking Dead premiered on August 22, 2021.")
+    q = "What is the premiere date of The Walking Dead Season 11?"
+    assert support("The Walking Dead season 11 premiered on August 22, 2021 [1].", passage, q).ok
+    assert not support("The Walking Dead season 11 premiered on August 29, 2021 [1].", passage, q).ok
+    assert not support("On day 10 the party rested [1].", "On day 9 the party rested.", "What happened on day 10?").ok
+    passage = "Valhalla was released for PlayStation 4 and Xbox One on November 10, 2020."
+    q = "When was Assassin's Creed Valhalla released?"
+    assert support("Assassin's Creed Valhalla was released on November 10, 2020 [1].", passage, q).ok
+
+
+def test_a_passage_sharing_only_a_word_root_with_the_question_can_be_cited():
+    ps = passages("The 2017 French presidential election study used sixty million tweets.",
+                  "May 7, 2017 ... Voters in France chose Emmanuel Macron to be their next president.")
+    v = verify("Emmanuel Macron won the French Presidential Election 2017 [1].", ps,
+               "Who won the French Presidential Election 2017?")
+    assert [s.cites for s in v.sentences] == [[2]]
 
 
 # --------------------------------------------------------------------------- verify
@@ -194,3 +214,9 @@ def test_a_name_from_the_context_needs_a_passage_that_refers_back():
     v = verify("The agreement with Japan includes commitments from both countries [1].", [p],
                "What does the agreement include?")
     assert not v.supported
+
+
+def test_a_spelled_ordinal_states_its_number():
+    assert numbers("the eleventh and final season, 3rd of 4") == {"11", "3", "4"}
+    assert support("It is season 11 [1].", "The eleventh and final season aired in 2021.").ok
+    assert not support("It is season 12 [1].", "The eleventh and final season aired in 2021.").ok
