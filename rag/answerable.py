@@ -20,6 +20,9 @@ def _zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
+_NOT_NAMES = STOPWORDS | QUESTION_WORDS
+
+
 def question_name_runs(question: str) -> list[list[str]]:
     """Runs of consecutive capitalised words of the question after its first word, folded:
     'Who won Best Actor at the 92nd Academy Awards Ceremony?' -> [['best', 'actor'],
@@ -29,7 +32,7 @@ def question_name_runs(question: str) -> list[list[str]]:
     for raw in question.replace("?", " ").split()[1:]:
         tok = raw.strip(".,;:!\"'()[]“”‘’")
         parts = [part for part in tok.replace("-", " ").replace("–", " ").split()
-                 if part[:1].isupper() and len(part) > 1 and part.lower() not in STOPWORDS | QUESTION_WORDS]
+                 if part[:1].isupper() and len(part) > 1 and part.lower() not in _NOT_NAMES]
         if not parts:
             if current:
                 runs.append(current)

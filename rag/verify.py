@@ -157,11 +157,11 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
         good = [n for n in cites if n in by_n and _relevant(by_n[n], qwords) and _supports(by_n[n], text, question).ok]
         bad = [n for n in cites if n not in good]
         if not good:
-            alternatives = sorted(
-                (p for p in passages if p.n not in cites and _relevant(p, qwords)),
-                key=lambda p: -_supports(p, text, question).overlap)
-            # the first passage, most overlapping first, that backs every number and name of it
-            good = [p.n for p in alternatives if _supports(p, text, question).ok][:1]
+            # the passage that backs every number and name of it, the most overlapping first
+            checked = [(p, _supports(p, text, question)) for p in passages
+                       if p.n not in cites and _relevant(p, qwords)]
+            checked.sort(key=lambda pair: -pair[1].overlap)
+            good = [p.n for p, sup in checked if sup.ok][:1]
             if good and cites:
                 notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
         if not good:
