@@ -140,6 +140,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serve_local(settings, **kw):
+    """The real chat app for ``settings``, started on a free 127.0.0.1 port without blocking:
+    (the app, to ``close()`` when done; its base URL without the trailing slash)."""
+    from ui.app import serve
+
+    port = free_port()
+    demo = serve(settings, host="127.0.0.1", port=port, prevent_thread_lock=True, **kw)
+    return demo, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

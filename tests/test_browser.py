@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import REPO_ROOT, Settings
-from conftest import free_port
+from conftest import serve_local
 
 pytestmark = pytest.mark.integration
 
@@ -48,15 +48,12 @@ def app(tmp_path_factory):
     for p in [seeds, *seeds.iterdir()]:
         p.chmod(p.stat().st_mode | stat.S_IWUSR)
     settings = Settings(seeds_dir=seeds, index_dir=root / "index")
-    port = free_port()
-    from ui.app import serve
-
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        demo = serve(settings, host="127.0.0.1", port=port, prevent_thread_lock=True)
+        demo, url = serve_local(settings)
         try:
-            yield settings, f"http://127.0.0.1:{port}/"
+            yield settings, f"{url}/"
         finally:
             demo.close()
 

@@ -16,14 +16,9 @@ from rag.config import REPO_ROOT, Settings
 from rag.errors import ConfigError, ModelError
 from rag.generate import GenerationStats
 from rag.generate_openai import OpenAIGenerator, RenderedChat
+from conftest import free_port
 
 MESSAGES = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Name a colour."}]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- a fake server
@@ -141,7 +136,7 @@ def test_an_answer_cut_off_by_the_server_is_an_error_not_a_short_answer(fake_ser
 
 
 def test_an_unreachable_server_is_a_one_line_error():
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     gen = OpenAIGenerator(url, model="m")
     for call in (lambda: list(gen.stream(gen.render(MESSAGES), max_tokens=4, timeout_s=5)), gen.warm_up,
                  lambda: gen.count_tokens("hello")):
@@ -196,7 +191,7 @@ def llama_server(tmp_path_factory):
     """llama-cpp-python's OpenAI-compatible server with the 0.5B model, once for this module."""
     if not MODEL.is_file():
         pytest.fail(f"{MODEL} is missing; run `make chat` or `rag models fetch qwen2.5-coder-0.5b`")
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(MODEL), "--host", "127.0.0.1",

@@ -27,7 +27,7 @@ from rag.errors import BusyError
 from rag.generate import FairLock
 from rag.pipeline import Engine, build_index, get_engine, shared_generator
 
-from conftest import free_port
+from conftest import serve_local
 
 SEEDS = REPO_ROOT / "seeds"
 # Seed questions with different answers (and so, mostly, different passages).
@@ -127,8 +127,6 @@ def test_eight_chat_clients_and_four_threads_at_once_during_a_rebuild(tmp_path):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    from ui.app import serve
-
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
     settings = Settings.from_env(seeds_dir=seeds, index_dir=tmp_path / "index")
@@ -146,13 +144,12 @@ def test_eight_chat_clients_and_four_threads_at_once_during_a_rebuild(tmp_path):
     before = dict(list(chosen.items())[:12])
     ui_questions, py_questions = list(before)[:8], list(before)[8:12]
 
-    port = free_port()
-    demo = serve(settings, host="127.0.0.1", port=port, prevent_thread_lock=True)
+    demo, url = serve_local(settings)
     results: list[dict] = []
     record = threading.Lock()
     try:
         # A client waits as long as the queue needs (its default read timeout is shorter).
-        clients = [Client(f"http://127.0.0.1:{port}/", verbose=False, httpx_kwargs={"timeout": 900})
+        clients = [Client(f"{url}/", verbose=False, httpx_kwargs={"timeout": 900})
                    for _ in ui_questions]
         start = threading.Barrier(len(ui_questions) + len(py_questions) + 1)
 

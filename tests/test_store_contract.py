@@ -19,21 +19,16 @@ import pytest
 from rag.embed import normalise
 from rag.errors import IndexMismatchError, VectorStoreError
 from rag.store import StoreConfig, create_store, drop_version_store, open_store, save_store
+from conftest import free_port
 
 DIM = 32
 N = 200
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def milvus_server(tmp_path_factory):
     """A Milvus-protocol server on 127.0.0.1 for the whole module; stopped at the end."""
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("milvus-server") / "data"
     proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data),
                              "--host", "127.0.0.1", "--port", str(port)],
@@ -214,7 +209,7 @@ def test_a_server_collection_is_dropped_with_its_version(milvus_server, folder, 
 
 
 def test_an_unreachable_milvus_server_is_a_one_line_error(folder):
-    port = _free_port()
+    port = free_port()
     config = StoreConfig("milvus", f"http://127.0.0.1:{port}")
     with pytest.raises(VectorStoreError) as err:
         create_store(config, folder, DIM)

@@ -14,8 +14,8 @@ from rag.config import Settings
 from rag.documents import read_text
 from rag.errors import BusyError, ConfigError
 from ui import render
-from ui.app import LLM, QUEUE_SIZE, UNEXPECTED, ChatHandlers, build_app, parse_auth, serve
-from conftest import free_port
+from ui.app import LLM, QUEUE_SIZE, UNEXPECTED, ChatHandlers, build_app, parse_auth
+from conftest import serve_local
 
 QUESTION = "What price floor per kilogram was set for NdPr?"
 
@@ -210,15 +210,14 @@ def test_every_engine_call_shares_one_bounded_queue_slot(seeds):
 def app(tmp_path_factory):
     """The real app (default corpus and models, a fresh index of its own) served on 127.0.0.1."""
     settings = Settings(index_dir=tmp_path_factory.mktemp("ui") / "index")
-    port = free_port()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        demo = serve(settings, host="127.0.0.1", port=port, prevent_thread_lock=True)
+        demo, url = serve_local(settings)
         try:
             from gradio_client import Client
 
-            yield settings, Client(f"http://127.0.0.1:{port}/", verbose=False)
+            yield settings, Client(f"{url}/", verbose=False)
         finally:
             demo.close()
 
@@ -415,9 +414,8 @@ def serve_fake(tmp_path, engine, **kw):
     (tmp_path / "index" / "CURRENT").write_text('{"version": "v-1"}', encoding="utf-8")
     (tmp_path / "models").mkdir(exist_ok=True)
     (tmp_path / "models" / "model.gguf").write_bytes(b"GGUF secret weights")
-    port = free_port()
-    demo = serve(settings, host="127.0.0.1", port=port, prevent_thread_lock=True, engine=engine, **kw)
-    return settings, demo, f"http://127.0.0.1:{port}"
+    demo, url = serve_local(settings, engine=engine, **kw)
+    return settings, demo, url
 
 
 def test_files_outside_gradios_own_cache_cannot_be_downloaded(tmp_path):
