@@ -60,16 +60,27 @@ def rare_terms(question: str) -> list[str]:
     return out
 
 
-def missing_names(question: str, context: str) -> list[str]:
+def missing_names(question: str, context: str, found: str | None = None) -> list[str]:
     """The question's names that ``context`` does not mention. A run of capitalised words is one
     name, mentioned when any word of it is ('Academy Awards Ceremony' by 'the 92nd Academy Awards',
-    'French Presidential Election' by 'the presidential election'); 'Xi Jinping' needs 'Xi' or 'Jinping'."""
+    'French Presidential Election' by 'the presidential election'); 'Xi Jinping' needs 'Xi' or 'Jinping'.
+
+    With ``found`` (all the text retrieved for the question), a qualifying name may be missing from
+    ``context``: one shorter than a name ``context`` does mention and itself mentioned in ``found``
+    ('… Super Mario Odyssey on Nintendo Switch?' answered from a passage about Super Mario Odyssey)."""
     ctx = set(words(context.replace(".", "")))
+    runs = [[n.replace(".", "") for n in run] for run in question_name_runs(question)]
+    runs = [[n for n in run if n] for run in runs]
+    present = [run for run in runs if run and any(mentioned(n, ctx) for n in run)]
+    longest = max((len(run) for run in present), default=0)
+    found_words = set(words(found.replace(".", ""))) if found is not None else set()
     missing = []
-    for run in question_name_runs(question):
-        run = [n.replace(".", "") for n in run]
-        if not any(n and mentioned(n, ctx) for n in run):
-            missing.extend(n for n in run if n)
+    for run in runs:
+        if not run or run in present:
+            continue
+        if found is not None and len(run) < longest and any(mentioned(n, found_words) for n in run):
+            continue
+        missing.extend(run)
     return list(dict.fromkeys(missing))
 
 
@@ -92,7 +103,8 @@ _NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve
 
 
 def expected_kind(question: str) -> str | None:
-    """What kind of fact the question asks for: 'number', 'time', 'colour', 'name' or None (anything)."""
+    """What kind of fact the question asks for: 'number', 'time', 'colour', 'country', 'name' or None
+    (anything)."""
     q = " " + " ".join(words(question)) + " "
     if any(k in q for k in (" how much ", " how many ", " how long ", " how tall ", " how old ", " how far ",
                             " how big ", " how large ", " how heavy ", " how fast ", " what percentage ",
@@ -104,9 +116,44 @@ def expected_kind(question: str) -> str | None:
     if q.startswith(" when ") or any(k in q for k in (" what year ", " what date ", " which year ", " release date ",
                                                       " premiere date ", " the date of ", " what day ")):
         return "time"
+    if _WHICH_COUNTRY.search(q):
+        return "country"
     if q.startswith(" who ") or " whom " in q or q.startswith(" where ") or _WHICH_NAMED.search(q):
         return "name"
     return None
+
+
+_WHICH_COUNTRY = re.compile(r" (?:which|what) (?:other )?(?:country|countries|nation|nations) ")
+# Abbreviations are matched as written ('US', not the pronoun 'us').
+_COUNTRY_ABBREVIATIONS = re.compile(r"(?<![\w.])(?:U\.S\.A\.?|U\.S\.?|USA|US|U\.K\.?|UK|UAE|PRC|DPRK)(?![\w])")
+_COUNTRY_ALIASES = ("America", "Britain", "Great Britain", "England", "Scotland", "Wales", "Northern Ireland",
+                    "Russia", "Turkey", "Czech Republic", "Holland", "Ivory Coast", "Korea", "Palestine", "Congo",
+                    "Burma", "Macedonia", "Swaziland", "Cape Verde", "East Timor")
+_country_names: frozenset[str] | None = None
+
+
+def country_names() -> frozenset[str]:
+    """Country names, folded: pycountry's names, common and official names, and everyday aliases."""
+    global _country_names
+    if _country_names is None:
+        import pycountry
+
+        names = set(_COUNTRY_ALIASES)
+        for c in pycountry.countries:
+            for attr in ("name", "common_name", "official_name"):
+                value = getattr(c, attr, None)
+                if value:
+                    names.add(value.split(",")[0] if "," in value and attr == "name" else value)
+        _country_names = frozenset(" ".join(words(n)) for n in names if "," not in n)
+    return _country_names
+
+
+def countries_in(text: str) -> set[str]:
+    """The countries ``text`` names, as written folded ('japan', 'south korea', 'us')."""
+    found = {fold(m.group(0)).replace(".", "") for m in _COUNTRY_ABBREVIATIONS.finditer(text)}
+    plain = " " + " ".join(words(text)) + " "
+    found |= {name for name in country_names() if f" {name} " in plain}
+    return found
 
 
 def has_kind(text: str, kind: str | None, question: str = "") -> bool:
@@ -124,6 +171,8 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
         return has_number or any(w in _MONTHS for w in new_words)
     if kind == "colour":
         return any(w in _COLOURS or w.removesuffix("ish") in _COLOURS for w in new_words)
+    if kind == "country":    # 'Which other countries …' is not answered by 'Tokyo' or by the question's 'U.S.'
+        return bool(countries_in(plain) - countries_in(question))
     asked_names = set(question_names("x " + question))
     for i, tok in enumerate(re.split(r"[\s\-–—/]+", plain)):
         tok = tok.strip(".,;:!?\"'()[]“”‘’")

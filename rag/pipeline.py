@@ -230,6 +230,7 @@ class Engine:
                  warnings: list[str]) -> Answer:
         by_n = {p.n: p for p in passages}
         kind = answerable.expected_kind(question)
+        quotable: list[Passage] = []   # passages worth quoting when the model's answer is not used
         if verdict.supported:
             cited = [by_n[n] for sent in verdict.sentences for n in sent.cites]
             text = " ".join(sent.text for sent in verdict.sentences)
@@ -243,17 +244,23 @@ class Engine:
                 problem = "it cites a passage much less related to the question than the best one"
             if not problem and not answerable.has_kind(text, kind, question):
                 problem = f"the model's answer states no {kind}, which the question asks for"
+                # The model found a passage that backs its sentence but took the wrong part of it:
+                # that passage may still state the kind of fact asked for.
+                quotable = [p for p in {p.n: p for p in cited}.values() if answerable.has_kind(p.text, kind, question)
+                            and not self._off_topic(question, [p], passages)]
             if not problem:
                 if verdict.dropped:
                     warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
                 return self._cited_answer(question, verdict, by_n, snap, warnings)
             warnings.append(f"the model's answer was not used: {problem}")
-        best = next((p for p in passages if self._clearly_about(question, p)
-                     and answerable.has_kind(p.text, kind, question)
-                     and not self._off_topic(question, [p], passages)), None)
+        best = next(iter(quotable), None) or next(
+            (p for p in passages if self._clearly_about(question, p)
+             and answerable.has_kind(p.text, kind, question)
+             and not self._off_topic(question, [p], passages)), None)
         if best is not None and not verdict.refused:
             text = f"The documents say: “{best.text.strip()}” [1]"
-            warnings.append("the best matching passage is quoted instead of a model-written answer")
+            warnings.append("the passage the model's answer came from is quoted instead" if best in quotable
+                            else "the best matching passage is quoted instead of a model-written answer")
             return Answer(question, text, False, [self._citation(best, 1, snap)], {}, warnings)
         return self._abstain(question, passages, snap, warnings)
 
@@ -277,7 +284,8 @@ class Engine:
     @staticmethod
     def _off_topic(question: str, cited: list[Passage], passages: list[Passage]) -> str:
         """Why the cited passages cannot be the answer to this question, or '' when they can."""
-        names = answerable.missing_names(question, " ".join(p.context for p in cited))
+        names = answerable.missing_names(question, " ".join(p.context for p in cited),
+                                         found=" ".join(p.context for p in passages))
         if names:
             return f"the cited passages do not mention {', '.join(names)}"
         rare = answerable.missing_rare_terms(question, " ".join(p.context for p in passages))

@@ -98,11 +98,17 @@ def strip_markers(text: str) -> str:
     return _MARKER.sub("", text).strip()
 
 
+_QUARTERS = {"q1": "first", "q2": "second", "q3": "third", "q4": "fourth"}
+
+
 def mentioned(name: str, folded_words: set[str]) -> bool:
     """Is ``name`` one of ``folded_words``, or the stem of one ('Japan' in 'Japanese', 'licence' in
     'licences')? Whole words only: 'Ann' is not mentioned by 'annually'."""
     if name in folded_words:
         return True
+    quarter = _QUARTERS.get(name)
+    if quarter and quarter in folded_words and ("quarter" in folded_words or "quarters" in folded_words):
+        return True          # 'Q3' is mentioned by 'third quarter' / 'third-quarter'
     if len(name) < 4:
         return False
     key = name[: max(4, min(len(name), 6))]

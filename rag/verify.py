@@ -65,17 +65,30 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     # (answerable.missing_names).
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
     asked = {fold(w.replace(".", "")).removesuffix("'s") for w in words(question)}
+    months = {_MONTHS[w] for w in passage_words if w in _MONTHS}
     missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)
-                and n.replace(".", "") not in asked]
+                and n.replace(".", "") not in asked and _MONTHS.get(n) not in months]
+    # 'the men's singles' is not backed by a quote about the women's singles, even though the
+    # question supplied the words.
+    claim_words = {w.removesuffix("'s") for w in words(claim.replace("’", "'"))}
+    quote_words = {w.removesuffix("'s") for w in words(passage_text.replace("’", "'"))}
+    missing += [w for w, other in _OPPOSITES if w in claim_words and w not in quote_words and other in quote_words]
     # Words the question supplies are not new claims; measure the rest.
     qwords = set(content_words(question))
     cwords = (set(content_words(claim)) - qwords) or set(content_words(claim))
     pwords = set(content_words(passage_text))
     overlap = len(cwords & pwords) / len(cwords) if cwords else 1.0
-    if _negated(claim) != _negated(passage_text):
+    if _negated(claim) != _negated(_closest_sentences(claim, passage_text)):
         missing.append("negation")
     return Support(ok=not missing and overlap >= MIN_WORD_OVERLAP, missing=missing, overlap=overlap)
 
+
+# Month names and their abbreviations ('Nov 12' and 'November 12' state the same date), to one key.
+_MONTHS = {m[:3]: m[:3] for m in "january february march april may june july august september october november "
+           "december".split()} | {m: m[:3] for m in "january february march april may june july august september "
+                                   "october november december".split()} | {"sept": "sep"}
+_OPPOSITES = [("men", "women"), ("women", "men"), ("man", "woman"), ("woman", "man"), ("male", "female"),
+              ("female", "male"), ("boys", "girls"), ("girls", "boys")]
 
 _ANAPHORA = frozenset("it its they their them he she his her this these those there".split())
 
@@ -85,6 +98,22 @@ _NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none)\b|n't\b", re.
 def _negated(text: str) -> bool:
     """Whether a sentence is negated: 'does not include' and 'includes no' are; 'includes' is not."""
     return bool(_NEGATION.search(text.replace("’", "'")))
+
+
+def _closest_sentences(claim: str, passage_text: str) -> str:
+    """The passage's sentences sharing the most content words with ``claim``: whether the passage
+    negates the claim is read there, not from an unrelated sentence ('Day 1 goes without issue.
+    Day 2 – you emerge in a grotto')."""
+    cwords = set(content_words(claim))
+    best, best_n = [], 0
+    for a, b in split_sentences(passage_text):
+        for line in passage_text[a:b].split("\n"):
+            n = len(cwords & set(content_words(line)))
+            if n > best_n:
+                best, best_n = [line], n
+            elif n == best_n and n:
+                best.append(line)
+    return " ".join(best) if best else passage_text
 
 
 def _supports(passage: Passage, sentence: str, question: str) -> Support:

@@ -21,6 +21,40 @@ def test_a_run_of_capitalised_words_is_one_name():
     assert missing_names(q, "Trump met officials in Tokyo.") == ["xi", "jinping"]
 
 
+def test_a_shorter_qualifying_name_may_be_found_beside_the_cited_passage():
+    q = "What is the release date for Super Mario Odyssey on Nintendo Switch?"
+    cited = "Super Mario Odyssey was released on October 27, 2017."
+    found = cited + " The game was revealed in the trailer for the Nintendo Switch."
+    assert missing_names(q, cited) == ["nintendo", "switch"]            # without the rest of what was found
+    assert missing_names(q, cited, found=found) == []
+    assert missing_names(q, cited, found=cited) == ["nintendo", "switch"]   # named nowhere retrieved
+    # A name as long as the one the passage mentions is not a mere qualifier: both must be cited.
+    q = "What does Robby, the baby, say to the Doctor?"
+    assert missing_names(q, "The Doctor smiled.", found="Robby cried. The Doctor smiled.") == ["robby"]
+    # The main (longest) name must be in the cited passage itself.
+    assert missing_names(q.replace("Robby", "Robby Smith"), "The Doctor smiled.",
+                         found="Robby Smith cried.") == ["robby", "smith"]
+
+
+def test_a_quarter_is_mentioned_by_its_spelled_out_name():
+    q = "What was Tesla's revenue in Q3 2019?"
+    assert missing_names(q, "Tesla's third-quarter earnings for 2019 were $6.3 billion") == []
+    assert missing_names(q, "Tesla's third round of earnings for 2019") == ["q3"]
+    assert missing_names(q, "Tesla's second-quarter earnings for 2019") == ["q3"]
+
+
+def test_a_which_country_question_needs_a_country_the_question_does_not_name():
+    q = "Which other countries recently signed similar agreements with the U.S.?"
+    assert expected_kind(q) == "country"
+    assert expected_kind("In which country is Trump scheduled to meet Xi Jinping?") == "country"
+    assert has_kind("Agreements were made with Australia and Malaysia [1].", "country", q)
+    assert has_kind("South Korea signed one [1].", "country", q)
+    assert not has_kind("The agreement with Tokyo includes a commitment [1].", "country", q)
+    assert not has_kind("The U.S. signed similar agreements [1].", "country", q)      # the question's own
+    assert not has_kind("They told us about it [1].", "country", "Which country told them?")  # 'us' is no country
+    assert has_kind("The US did [1].", "country", "Which country did it?")
+
+
 def test_rare_question_words_must_be_somewhere_in_what_was_retrieved():
     q = "What price floor was set for dysprosium?"
     assert missing_rare_terms(q, "A price floor of 110 dollars per kilogram was set for NdPr oxide.") == ["dysprosium"]

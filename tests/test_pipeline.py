@@ -165,3 +165,25 @@ def test_an_unsupported_sentence_is_removed_and_the_rest_kept(settings):
     assert not answer.abstained
     assert "1871" in answer.answer and "900" not in answer.answer
     assert any("removed" in w for w in answer.warnings)
+
+
+def test_an_answer_of_the_wrong_kind_gives_way_to_the_passage_it_came_from(tmp_path):
+    from conftest import write_corpus
+    corpus = write_corpus(tmp_path / "seeds", {"deals.txt": (
+        "Much like similar agreements the U.S. made with Australia and Malaysia in recent weeks, the agreement with "
+        "Tokyo includes a commitment to boost domestic mining.\n\nThe bakery on Mill Street sells rye bread.\n")})
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", models_dir=tmp_path / "no-models",
+                        chunk_tokens=40, chunk_overlap_tokens=8, top_k=3, candidates=10)
+
+    def reply(prompt):
+        n = next(n for n, text in prompt_passages(prompt).items() if "Tokyo" in text)
+        return f"The agreement with Tokyo includes a commitment to boost domestic mining [{n}]."
+    question = "Which other countries recently signed similar agreements with the U.S.?"
+    answer = make_engine(settings, reply=reply).answer(question)
+    assert not answer.abstained
+    assert "Australia and Malaysia" in answer.answer            # the model's 'Tokyo' names no country
+    assert any("came from" in w for w in answer.warnings), answer.warnings
+    check_quotes(settings, answer.citations)
+    # The same sentence answers a question that asks for no country: it is kept as written.
+    answer = make_engine(settings, reply=reply).answer("What does the agreement with Tokyo include?")
+    assert answer.answer.startswith("The agreement with Tokyo includes a commitment")

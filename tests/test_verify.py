@@ -81,6 +81,38 @@ def test_possessive_names_the_question_gives_are_not_new_claims_but_its_numbers_
     assert support("Assassin's Creed Valhalla was released on November 10, 2020 [1].", passage, q).ok
 
 
+def test_a_month_and_its_abbreviation_state_the_same_date():
+    passage = "The seventeenth season premiered November 12, 2020 on ABC."
+    q = "What is the premiere date of Season 17?"
+    assert support("Season 17 premiered Nov 12, 2020 on ABC [1].", passage, q).ok
+    assert support("Season 17 premiered November 12, 2020 on ABC [1].", passage.replace("November", "Nov."), q).ok
+    assert not support("Season 17 premiered Dec 12, 2020 on ABC [1].", passage, q).ok
+
+
+def test_the_question_s_men_are_not_backed_by_a_quote_about_women():
+    passage = "Emma Raducanu won the 2021 US Open women's singles title."
+    q = "Who won the men's singles U.S. Open 2021?"
+    assert not support("Emma Raducanu won the men's singles U.S. Open 2021 [1].", passage, q).ok
+    assert support("Emma Raducanu won the women's singles U.S. Open 2021 [1].", passage, q).ok
+    both = "Raducanu won the women's title and Medvedev the men's title at the 2021 US Open."
+    assert support("Medvedev won the men's singles U.S. Open 2021 [1].", both, q).ok
+
+
+def test_a_negated_passage_does_not_back_a_plain_claim():
+    assert not support("The plan includes a price floor [1].", "The plan does not include a price floor.").ok
+    assert not support("The plan does not include a price floor [1].", "The plan includes a price floor.").ok
+    assert support("The plan does not include a price floor [1].", "The plan does not include a price floor.").ok
+
+
+def test_negation_is_read_in_the_sentence_that_backs_the_claim():
+    passage = ("Day 1 goes without issue. Day 2 – Ropers\nAfter a few miles of tunnel, you emerge in a grotto "
+               "of stalactites.")
+    assert support("On day 2 you emerge in a grotto of stalactites [1].", passage, "What happens on day 2?").ok
+    assert not support("On day 2 you never emerge in a grotto of stalactites [1].", passage,
+                       "What happens on day 2?").ok
+    assert not support("Day 1 goes with an issue [1].", passage, "What happens on day 1?").ok
+
+
 def test_a_passage_sharing_only_a_word_root_with_the_question_can_be_cited():
     ps = passages("The 2017 French presidential election study used sixty million tweets.",
                   "May 7, 2017 ... Voters in France chose Emmanuel Macron to be their next president.")
