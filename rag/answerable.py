@@ -71,7 +71,8 @@ def missing_names(question: str, context: str, found: str | None = None) -> list
     ctx = set(words(context.replace(".", "")))
     runs = [[n.replace(".", "") for n in run] for run in question_name_runs(question)]
     runs = [[n for n in run if n] for run in runs]
-    present = [run for run in runs if run and any(mentioned(n, ctx) for n in run)]
+    present = [run for run in runs if run and any(mentioned(n, ctx) for n in run)
+               and not _other_qualifier(run, ctx, context)]
     longest = max((len(run) for run in present), default=0)
     found_words = set(words(found.replace(".", ""))) if found is not None else set()
     missing = []
@@ -82,6 +83,20 @@ def missing_names(question: str, context: str, found: str | None = None) -> list
             continue
         missing.extend(run)
     return list(dict.fromkeys(missing))
+
+
+def _other_qualifier(run: list[str], ctx: set[str], context: str) -> bool:
+    """Is the name's last word in ``context`` only under another name ('British Open' asked, only
+    'US Open' written)? Then the context is about something else of the same kind."""
+    if len(run) < 2 or any(mentioned(n, ctx) for n in run[:-1]):
+        return False
+    head = run[-1]
+    before = [m.group(1) for m in re.finditer(r"(\S+)\s+" + re.escape(head) + r"\b", context, re.I)]
+    starts = len(re.findall(r"(?:^|[.!?]\s+)" + re.escape(head) + r"\b", context, re.I))
+    qualifiers = [b.strip("\"'“”‘’(") for b in before]
+    return bool(qualifiers) and not starts and all(
+        q[:1].isupper() and fold(q).replace(".", "").removesuffix("'s") not in STOPWORDS.union(run)
+        for q in qualifiers)
 
 
 def missing_rare_terms(question: str, context: str) -> list[str]:

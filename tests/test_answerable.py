@@ -36,6 +36,14 @@ def test_a_shorter_qualifying_name_may_be_found_beside_the_cited_passage():
                          found="Robby Smith cried.") == ["robby", "smith"]
 
 
+def test_a_name_whose_last_word_appears_only_under_another_name_is_not_mentioned():
+    q = "Who won the British Open golf tournament in 2020?"
+    assert missing_names(q, "Dominic Thiem won the men's singles title at the 2020 US Open.") == ["british", "open"]
+    assert missing_names(q, "Hinako Shibuno won the 2019 Women's British Open golf.") == []
+    assert missing_names(q, "The Open was won by Shane Lowry.") == []            # 'The' names nothing else
+    assert missing_names(q, "Open champion Shane Lowry.") == []
+
+
 def test_a_quarter_is_mentioned_by_its_spelled_out_name():
     q = "What was Tesla's revenue in Q3 2019?"
     assert missing_names(q, "Tesla's third-quarter earnings for 2019 were $6.3 billion") == []
