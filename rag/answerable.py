@@ -295,3 +295,26 @@ def missing_focus(question: str, context: str) -> str:
     if absent:
         return f"the passages do not mention {', '.join(absent)}"
     return ""
+
+
+_ASKS_WINNER = re.compile(r"^\s*who\s+(?:won|wins|win|will win)\b", re.I)
+_PERSON = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)+")
+
+
+def beaten_winner(question: str, answer: str, context: str) -> str:
+    """For 'Who won …?', a name the answer gives that the passages say lost ('Bianca Andreescu
+    defeated Serena Williams', 'Serena Williams lost to …') and never say won; '' when there is none."""
+    if not _ASKS_WINNER.search(question):
+        return ""
+    asked = set(words(question))
+    for m in _PERSON.finditer(strip_markers(answer)):
+        name = m.group(0).rstrip(".")
+        if set(words(name)) & asked or fold(name.split()[0]) in STOPWORDS:
+            continue
+        n = re.escape(name)
+        lost = re.search(rf"\b(?:defeated|defeating|defeats|beat|beats|beating|over)\s+{n}\b|\b{n}\s+(?:lost|loses|losing)\s+to\b",
+                         context)
+        won = re.search(rf"\b{n}\s+(?:won|wins|defeated|defeats|beat|beats|claimed|took)\b", context)
+        if lost and not won:
+            return name
+    return ""

@@ -239,6 +239,10 @@ class Engine:
                 problem = "it only repeats the question"
             if not problem:
                 problem = answerable.names_part_of_list(question, text, " ".join(p.text for p in cited))
+            if not problem:
+                beaten = answerable.beaten_winner(question, text, " ".join(p.text for p in passages))
+                if beaten:
+                    problem = f"the passages say {beaten} lost"
             gap = WEAK_CITATION_GAP_TYPED if kind and answerable.has_kind(text, kind, question) else WEAK_CITATION_GAP
             if not problem and max(p.score for p in cited) < passages[0].score - gap:
                 problem = "it cites a passage much less related to the question than the best one"

@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, beaten_winner, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_name_runs, question_names)
 
 
@@ -162,3 +162,15 @@ def test_lists_in_a_quote():
 ])
 def test_an_answer_naming_part_of_a_list_asked_for_whole(question, answer, partial):
     assert bool(names_part_of_list(question, answer, SECTORS)) is partial
+
+
+def test_a_winner_the_passages_say_lost_is_caught():
+    q = "Who won the women's singles U.S. Open in 2019?"
+    ctx = ("2019, Bianca Andreescu (Canada), Serena Williams (USA). Serena Williams lost to Bianca Andreescu "
+           "on Saturday. Bianca Andreescu defeated Serena Williams in the final.")
+    assert beaten_winner(q, "Serena Williams won the women's singles U.S. Open in 2019 [1].", ctx) == "Serena Williams"
+    assert beaten_winner(q, "Bianca Andreescu won the women's singles U.S. Open in 2019 [1].", ctx) == ""
+    # Someone who lost one match and won another is not contradicted.
+    assert beaten_winner(q, "Serena Williams won [1].", ctx + " Serena Williams won the 2017 title.") == ""
+    # Only 'who won' questions are checked.
+    assert beaten_winner("Who played in the final?", "Serena Williams played [1].", ctx) == ""
