@@ -11,7 +11,7 @@ import re
 
 from .text import QUESTION_WORDS, STOPWORDS, content_words, fold, mentioned, numbers, stem, strip_markers, words
 
-RARE_ZIPF = 3.5     # wordfreq Zipf frequency below which a word counts as rare
+RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
 
 def _zipf(word: str) -> float:

@@ -67,6 +67,10 @@ def test_rare_question_words_must_be_somewhere_in_what_was_retrieved():
     q = "What price floor was set for dysprosium?"
     assert missing_rare_terms(q, "A price floor of 110 dollars per kilogram was set for NdPr oxide.") == ["dysprosium"]
     assert missing_rare_terms(q, "Dysprosium prices rose.") == []
+    # Uncommon, not only rare: 'caliber' and 'robots' are; 'price', 'floor' and 'bullet' are not.
+    assert missing_rare_terms("What caliber is the bullet of light?", "The bullet of light burns.") == ["caliber"]
+    assert missing_rare_terms("What obligations do robots have?", "Providers have obligations.") == ["robots"]
+    assert missing_rare_terms("What caliber is the bullet?", "The rifle's calibre and caliber.") == []
 
 
 @pytest.mark.parametrize("question,unit", [
