@@ -282,8 +282,8 @@ def adds_nothing(question: str, answer: str) -> bool:
 def missing_focus(question: str, context: str) -> str:
     """What the question is about that the context does not give, or '' when nothing is missing:
     the counted unit of 'how many tonnes …' must be in the context, and a 'what did X say' question
-    needs a passage that reports speech; a number the question names ('day 10', 'Q2 2020') must be
-    in the context."""
+    needs a passage that reports speech; a number the question names ('day 10', 'Q2 2020') and an
+    operator it asks about ('++') must be in the context."""
     unit = counted_unit(question)
     if unit:
         ctx_words = set(words(context))
@@ -294,7 +294,17 @@ def missing_focus(question: str, context: str) -> str:
     absent = sorted(numbers(question) - numbers(context), key=len)
     if absent:
         return f"the passages do not mention {', '.join(absent)}"
+    symbols = [s for s in operators(question) if s not in context]
+    if symbols:
+        return f"the passages do not mention {', '.join(symbols)}"
     return ""
+
+
+def operators(question: str) -> list[str]:
+    """Tokens of the question made only of symbols ('++', '|>', '->'): what it asks about, which
+    words cannot stand for."""
+    tokens = (tok.rstrip("?.,!;:").strip("\"'“”‘’()") for tok in question.split())
+    return [t for t in tokens if len(t) >= 2 and not any(ch.isalnum() for ch in t)]
 
 
 _ASKS_WINNER = re.compile(r"^\s*who\s+(?:won|wins|win|will win)\b", re.I)

@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, beaten_winner, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, beaten_winner, operators, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_name_runs, question_names)
 
 
@@ -178,3 +178,12 @@ def test_a_winner_the_passages_say_lost_is_caught():
     assert beaten_winner(q, "Serena Williams won [1].", ctx + " Serena Williams won the 2017 title.") == ""
     # Only 'who won' questions are checked.
     assert beaten_winner("Who played in the final?", "Serena Williams played [1].", ctx) == ""
+
+
+def test_an_operator_the_question_asks_about_must_be_in_the_context():
+    q = "What does the ++ operator do in Gleam?"
+    assert operators(q) == ["++"]
+    assert operators("What is the syntax for pipe (|>)?") == ["|>"]
+    assert operators("What is 2 + 2?") == []                      # one symbol is not an operator name
+    assert missing_focus(q, "Gleam's <> operator joins strings.") == "the passages do not mention ++"
+    assert missing_focus(q, "In Gleam, ++ appends lists.") == ""
