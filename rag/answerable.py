@@ -328,3 +328,31 @@ def beaten_winner(question: str, answer: str, context: str) -> str:
         if lost and not won:
             return name
     return ""
+
+
+def unrelated(question: str, answer: str) -> bool:
+    """A sentence of more than a few words sharing no content word (or word root) with the question
+    does not answer it ('Who directed The Avengers?' -> 'Robert Downey Jr. says they'd still be
+    shooting it'). A short answer ('Manuel Neuer') may be only the fact asked for."""
+    plain = strip_markers(answer)
+    if len(words(plain)) <= 4:
+        return False
+    q = {stem(w) for w in content_words(question)}
+    q6 = {w[:6] for w in content_words(question) if len(w) >= 6}
+    for w in content_words(plain):
+        if stem(w) in q or (len(w) >= 6 and w[:6] in q6):
+            return False
+    return True
+
+
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def other_year(question: str, answer: str) -> bool:
+    """'When is the 2021 NBA Draft?' answered with a date in 2020: the question names one year and
+    every year the answer gives is another."""
+    from .dates import full_dates
+
+    asked = set(_YEAR.findall(question))
+    given = {y for d in full_dates(strip_markers(answer)) for y in _YEAR.findall(d)}
+    return len(asked) == 1 and bool(given) and not (given & asked)

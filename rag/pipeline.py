@@ -237,6 +237,10 @@ class Engine:
             problem = self._off_topic(question, cited, passages)
             if not problem and answerable.adds_nothing(question, text):
                 problem = "it only repeats the question"
+            if not problem and answerable.unrelated(question, text):
+                problem = "it shares no word with the question"
+            if not problem and kind == "time" and answerable.other_year(question, text):
+                problem = "its date is in another year than the one the question names"
             if not problem:
                 problem = answerable.names_part_of_list(question, text, " ".join(p.text for p in cited))
             if not problem:

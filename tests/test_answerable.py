@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, beaten_winner, operators, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, beaten_winner, operators, other_year, unrelated, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_name_runs, question_names)
 
 
@@ -187,3 +187,20 @@ def test_an_operator_the_question_asks_about_must_be_in_the_context():
     assert operators("What is 2 + 2?") == []                      # one symbol is not an operator name
     assert missing_focus(q, "Gleam's <> operator joins strings.") == "the passages do not mention ++"
     assert missing_focus(q, "In Gleam, ++ appends lists.") == ""
+
+
+def test_a_long_answer_sharing_no_word_with_the_question_does_not_answer_it():
+    q = "Who directed The Avengers?"
+    assert unrelated(q, "Robert Downey Jr. says they'd 'still be shooting it.' [1].")
+    assert not unrelated(q, "The Avengers was directed by Joss Whedon [1].")
+    assert not unrelated(q, "Joss Whedon [1].")                          # a short answer may be only the fact
+    assert not unrelated(q, "Joss Whedon was the film's director, working from his own script [1].")  # word root
+
+
+def test_a_date_in_another_year_than_the_question_names():
+    q = "What is the date of the 2021 NBA Draft?"
+    assert other_year(q, "The 2021 NBA Draft was held on November 18, 2020 [1].")
+    assert not other_year(q, "The 2021 NBA Draft was held on July 29, 2021 [1].")
+    assert not other_year(q, "The 2021 NBA Draft was held on July 29 [1].")        # no year given: nothing to compare
+    assert not other_year("When was Diablo 3 released?", "It was released on May 15, 2012 [1].")   # no year asked
+    assert not other_year("Was it 2020 or 2021?", "On May 1, 2020 [1].")          # two years asked
