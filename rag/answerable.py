@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from .text import QUESTION_WORDS, STOPWORDS, content_words, fold, mentioned, numbers, stem, strip_markers, words
+from .dates import full_dates
+from .text import (QUESTION_WORDS, STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem,
+                   strip_markers, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -335,14 +337,7 @@ def unrelated(question: str, answer: str) -> bool:
     does not answer it ('Who directed The Avengers?' -> 'Robert Downey Jr. says they'd still be
     shooting it'). A short answer ('Manuel Neuer') may be only the fact asked for."""
     plain = strip_markers(answer)
-    if len(words(plain)) <= 4:
-        return False
-    q = {stem(w) for w in content_words(question)}
-    q6 = {w[:6] for w in content_words(question) if len(w) >= 6}
-    for w in content_words(plain):
-        if stem(w) in q or (len(w) >= 6 and w[:6] in q6):
-            return False
-    return True
+    return len(words(plain)) > 4 and not shares_root(set(content_words(question)), set(content_words(plain)))
 
 
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
@@ -351,8 +346,6 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 def other_year(question: str, answer: str) -> bool:
     """'When is the 2021 NBA Draft?' answered with a date in 2020: the question names one year and
     every year the answer gives is another."""
-    from .dates import full_dates
-
     asked = set(_YEAR.findall(question))
     given = {y for d in full_dates(strip_markers(answer)) for y in _YEAR.findall(d)}
     return len(asked) == 1 and bool(given) and not (given & asked)

@@ -38,8 +38,13 @@ def full_dates(text: str) -> list[str]:
     return [m.group(0) for m in _FULL.finditer(text)] + [m.group(0) for m in _MONTH_YEAR.finditer(text)]
 
 
+_MONTH_NAMES = "january february march april may june july august september october november december".split()
+# Month names and their abbreviations, folded, to the month's number ('nov' and 'november' -> 11).
+MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)} | {m[:3]: i for i, m in enumerate(_MONTH_NAMES, 1)} | {"sept": 9}
+
+
 def _month(text: str) -> int:
-    return ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].index(text[:3].lower()) + 1
+    return MONTHS[text.lower()]
 
 
 def _parts(m: re.Match) -> tuple[int, int | None, int | None]:

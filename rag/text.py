@@ -98,6 +98,18 @@ def strip_markers(text: str) -> str:
     return _MARKER.sub("", text).strip()
 
 
+RELATED_PREFIX = 6
+
+
+def shares_root(stems: set[str], others: set[str]) -> bool:
+    """Do two sets of word stems share one, or a word root the stemmer cut differently
+    ('presidential' and 'president': the same first RELATED_PREFIX letters)?"""
+    if stems & others:
+        return True
+    prefixes = {w[:RELATED_PREFIX] for w in stems if len(w) >= RELATED_PREFIX}
+    return any(w[:RELATED_PREFIX] in prefixes for w in others if len(w) >= RELATED_PREFIX)
+
+
 _QUARTERS = {"q1": "first", "q2": "second", "q3": "third", "q4": "fourth"}
 
 

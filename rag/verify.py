@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from .chunk import split_sentences
 from .evidence import Passage
 from .prompt import NOT_FOUND
-from .text import citation_markers, content_words, fold, mentioned, names, numbers, strip_markers, words
+from .dates import MONTHS
+from .text import citation_markers, content_words, fold, mentioned, names, numbers, shares_root, strip_markers, words
 
 MIN_WORD_OVERLAP = 0.5
 
@@ -65,13 +66,13 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     # (answerable.missing_names).
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
     asked = {fold(w.replace(".", "")).removesuffix("'s") for w in words(question)}
-    months = {_MONTHS[w] for w in passage_words if w in _MONTHS}
+    months = {MONTHS[w] for w in passage_words if w in MONTHS}
     missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)
-                and n.replace(".", "") not in asked and _MONTHS.get(n) not in months]
+                and n.replace(".", "") not in asked and MONTHS.get(n) not in months]
     # 'the men's singles' is not backed by a quote about the women's singles, even though the
     # question supplied the words.
-    claim_words = {w.removesuffix("'s") for w in words(claim.replace("’", "'"))}
-    quote_words = {w.removesuffix("'s") for w in words(passage_text.replace("’", "'"))}
+    claim_words = {w.removesuffix("'s") for w in words(claim)}
+    quote_words = {w.removesuffix("'s") for w in own_words}
     missing += [w for w, other in _OPPOSITES if w in claim_words and w not in quote_words and other in quote_words]
     # Words the question supplies are not new claims; measure the rest.
     qwords = set(content_words(question))
@@ -83,10 +84,6 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     return Support(ok=not missing and overlap >= MIN_WORD_OVERLAP, missing=missing, overlap=overlap)
 
 
-# Month names and their abbreviations ('Nov 12' and 'November 12' state the same date), to one key.
-_MONTHS = {m[:3]: m[:3] for m in "january february march april may june july august september october november "
-           "december".split()} | {m: m[:3] for m in "january february march april may june july august september "
-                                   "october november december".split()} | {"sept": "sep"}
 _OPPOSITES = [("men", "women"), ("women", "men"), ("man", "woman"), ("woman", "man"), ("male", "female"),
               ("female", "male"), ("boys", "girls"), ("girls", "boys")]
 
@@ -125,15 +122,7 @@ def _relevant(passage: Passage, question_words: set[str]) -> bool:
     this is what stops a draft that obeys an instruction hidden in an unrelated passage."""
     if not question_words:
         return True
-    found = set(content_words(passage.context or passage.text))
-    if question_words & found:
-        return True
-    # 'presidential' and 'president': the same word root, cut differently by the stemmer
-    prefixes = {w[:RELATED_PREFIX] for w in question_words if len(w) >= RELATED_PREFIX}
-    return any(w[:RELATED_PREFIX] in prefixes for w in found if len(w) >= RELATED_PREFIX)
-
-
-RELATED_PREFIX = 6
+    return shares_root(question_words, set(content_words(passage.context or passage.text)))
 
 
 _DANGLING = frozenset("a an the of on in at to for with by from and or but as than into onto about via per is are was "
