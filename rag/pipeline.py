@@ -22,7 +22,7 @@ from .generate import GenerationStats, Generator, LlamaCppGenerator
 from .index import Builder, BuildReport, Snapshot, current_version, load
 from .retrieve import Retriever
 from .store import StoreConfig
-from .text import content_words
+from .text import content_words, spell_as
 from .verify import Verdict, verify
 
 ABSTAIN_TEXT = "The documents do not answer this question."
@@ -278,7 +278,8 @@ class Engine:
         parts = []
         for sent in verdict.sentences:
             marks = "".join(f"[{renumber.setdefault(n, len(renumber) + 1)}]" for n in sent.cites)
-            body = dates.complete(sent.text.rstrip(), " ".join(by_n[n].text for n in sent.cites))
+            quotes = " ".join(by_n[n].text for n in sent.cites)
+            body = spell_as(dates.complete(sent.text.rstrip(), quotes), quotes)
             end = body[-1] if body and body[-1] in ".!?" else "."
             body = body.rstrip(".!?").rstrip()
             parts.append(f"{body} {marks}{end}")

@@ -22,9 +22,13 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 
 
+_MARKS = re.compile("[™®©℠]")
+
+
 def fold(text: str) -> str:
-    """Lower case, typographic quotes and dashes made plain, accents removed, spaces folded."""
-    text = unicodedata.normalize("NFKD", text)
+    """Lower case, typographic quotes and dashes made plain, accents and trademark signs removed
+    ('Chronicles™' is 'chronicles', not 'chroniclestm'), spaces folded."""
+    text = unicodedata.normalize("NFKD", _MARKS.sub("", text))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"[‐-―−]", "-", text)
@@ -88,6 +92,26 @@ def names(text: str) -> set[str]:
             if low not in STOPWORDS:
                 out.add(fold(low))
     return out
+
+
+def spell_as(sentence: str, quote: str) -> str:
+    """``sentence`` with each word the quote spells differently only in accents written as the
+    quote writes it ('Chloe Zhao' -> 'Chloé Zhao' when the quote says 'Chloé Zhao')."""
+    written: dict[str, str] = {}
+    for tok in _WORD.findall(quote):
+        if not tok.isascii():
+            written.setdefault(fold(tok), tok)
+    if not written:
+        return sentence
+
+    def repl(m: re.Match) -> str:
+        tok = m.group(0)
+        theirs = written.get(fold(tok)) if tok.isascii() else None
+        if theirs is None or theirs.lower() == tok.lower():
+            return tok
+        return theirs if tok[:1].isupper() == theirs[:1].isupper() else tok
+
+    return _WORD.sub(repl, sentence)
 
 
 def citation_markers(text: str) -> list[int]:

@@ -187,3 +187,20 @@ def test_an_answer_of_the_wrong_kind_gives_way_to_the_passage_it_came_from(tmp_p
     # The same sentence answers a question that asks for no country: it is kept as written.
     answer = make_engine(settings, reply=reply).answer("What does the agreement with Tokyo include?")
     assert answer.answer.startswith("The agreement with Tokyo includes a commitment")
+
+
+def test_names_in_the_answer_are_spelled_as_the_quote_spells_them(tmp_path):
+    from conftest import write_corpus
+    corpus = write_corpus(tmp_path / "seeds", {"oscars.txt": (
+        "At the 93rd Academy Awards, Chloé Zhao won Best Director for Nomadland.\n\n"
+        "The bakery on Mill Street sells rye bread.\n")})
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", models_dir=tmp_path / "no-models",
+                        chunk_tokens=40, chunk_overlap_tokens=8, top_k=3, candidates=10)
+
+    def reply(prompt):
+        n = next(n for n, text in prompt_passages(prompt).items() if "Zhao" in text)
+        return f"Chloe Zhao won Best Director at the 93rd Academy Awards [{n}]."
+    answer = make_engine(settings, reply=reply).answer("Who won Best Director at the 93rd Academy Awards?")
+    assert not answer.abstained
+    assert answer.answer.startswith("Chloé Zhao won Best Director"), answer.answer
+    assert "Chloé Zhao" in answer.citations[0].quote

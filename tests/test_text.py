@@ -1,0 +1,19 @@
+from rag.text import content_words, fold, spell_as
+
+
+def test_fold_drops_accents_and_trademark_signs():
+    assert fold("Chloé  Zhao") == "chloe zhao"
+    assert fold("Xenoblade Chronicles™ 2") == "xenoblade chronicles 2"
+    assert fold("LEGO® bricks ©2021") == "lego bricks 2021"
+    assert "chronicl" in content_words("Xenoblade Chronicles™ 2")
+
+
+def test_spell_as_takes_accents_from_the_quote_only():
+    quote = "Chinese filmmaker Chloé Zhao won; the Pokémon café opened."
+    assert spell_as("Chloe Zhao won [1].", quote) == "Chloé Zhao won [1]."
+    assert spell_as("Pokemon fans", quote) == "Pokémon fans"
+    # case must agree: a lower-case word is not turned into a capitalised one
+    assert spell_as("the Cafe", quote) == "the Cafe"
+    # a quote without accents changes nothing, and neither does a word the quote does not have
+    assert spell_as("Beyonce sang", "Beyonce sang at the show") == "Beyonce sang"
+    assert spell_as("Zoe won", quote) == "Zoe won"
