@@ -167,13 +167,18 @@ def test_an_unsupported_sentence_is_removed_and_the_rest_kept(settings):
     assert any("removed" in w for w in answer.warnings)
 
 
-def test_an_answer_of_the_wrong_kind_gives_way_to_the_passage_it_came_from(tmp_path):
+def one_file_settings(tmp_path, name, text):
+    """Settings for a corpus of one file, ``name``, holding ``text``."""
     from conftest import write_corpus
-    corpus = write_corpus(tmp_path / "seeds", {"deals.txt": (
+    corpus = write_corpus(tmp_path / "seeds", {name: text})
+    return Settings(seeds_dir=corpus, index_dir=tmp_path / "index", models_dir=tmp_path / "no-models",
+                    chunk_tokens=40, chunk_overlap_tokens=8, top_k=3, candidates=10)
+
+
+def test_an_answer_of_the_wrong_kind_gives_way_to_the_passage_it_came_from(tmp_path):
+    settings = one_file_settings(tmp_path, "deals.txt", (
         "Much like similar agreements the U.S. made with Australia and Malaysia in recent weeks, the agreement with "
-        "Tokyo includes a commitment to boost domestic mining.\n\nThe bakery on Mill Street sells rye bread.\n")})
-    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", models_dir=tmp_path / "no-models",
-                        chunk_tokens=40, chunk_overlap_tokens=8, top_k=3, candidates=10)
+        "Tokyo includes a commitment to boost domestic mining.\n\nThe bakery on Mill Street sells rye bread.\n"))
 
     def reply(prompt):
         n = next(n for n, text in prompt_passages(prompt).items() if "Tokyo" in text)
@@ -190,12 +195,9 @@ def test_an_answer_of_the_wrong_kind_gives_way_to_the_passage_it_came_from(tmp_p
 
 
 def test_names_in_the_answer_are_spelled_as_the_quote_spells_them(tmp_path):
-    from conftest import write_corpus
-    corpus = write_corpus(tmp_path / "seeds", {"oscars.txt": (
+    settings = one_file_settings(tmp_path, "oscars.txt", (
         "At the 93rd Academy Awards, Chloé Zhao won Best Director for Nomadland.\n\n"
-        "The bakery on Mill Street sells rye bread.\n")})
-    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", models_dir=tmp_path / "no-models",
-                        chunk_tokens=40, chunk_overlap_tokens=8, top_k=3, candidates=10)
+        "The bakery on Mill Street sells rye bread.\n"))
 
     def reply(prompt):
         n = next(n for n, text in prompt_passages(prompt).items() if "Zhao" in text)
