@@ -96,10 +96,11 @@ def names(text: str) -> set[str]:
 
 def spell_as(sentence: str, quote: str) -> str:
     """``sentence`` with each word the quote spells differently only in accents written as the
-    quote writes it ('Chloe Zhao' -> 'Chloé Zhao' when the quote says 'Chloé Zhao')."""
+    quote writes it ('Chloe Zhao' -> 'Chloé Zhao' when the quote says 'Chloé Zhao'). Ligatures and
+    other typographic forms of the quote ('ﬁnal', 'Trump’s') are not copied."""
     written: dict[str, str] = {}
     for tok in _WORD.findall(quote):
-        if not tok.isascii():
+        if _accented(tok):
             written.setdefault(fold(tok), tok)
     if not written:
         return sentence
@@ -112,6 +113,14 @@ def spell_as(sentence: str, quote: str) -> str:
         return theirs if tok[:1].isupper() == theirs[:1].isupper() else tok
 
     return _WORD.sub(repl, sentence)
+
+
+def _accented(word: str) -> bool:
+    """Does ``word`` carry accents, and nothing else that is not plain ASCII?"""
+    if word.isascii() or unicodedata.normalize("NFKC", word) != unicodedata.normalize("NFC", word):
+        return False
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", word) if not unicodedata.combining(ch))
+    return bare.isascii()
 
 
 def citation_markers(text: str) -> list[int]:

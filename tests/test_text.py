@@ -17,3 +17,6 @@ def test_spell_as_takes_accents_from_the_quote_only():
     # a quote without accents changes nothing, and neither does a word the quote does not have
     assert spell_as("Beyonce sang", "Beyonce sang at the show") == "Beyonce sang"
     assert spell_as("Zoe won", quote) == "Zoe won"
+    # typographic forms are not accents: a ligature or a curly apostrophe is not copied
+    assert spell_as("the final round", "the ﬁnal round") == "the final round"
+    assert spell_as("Trump's visit", "Trump’s visit to Asia") == "Trump's visit"
