@@ -108,9 +108,7 @@ def spell_as(sentence: str, quote: str) -> str:
     def repl(m: re.Match) -> str:
         tok = m.group(0)
         theirs = written.get(fold(tok)) if tok.isascii() else None
-        if theirs is None or theirs.lower() == tok.lower():
-            return tok
-        return theirs if tok[:1].isupper() == theirs[:1].isupper() else tok
+        return theirs if theirs is not None and tok[:1].isupper() == theirs[:1].isupper() else tok
 
     return _WORD.sub(repl, sentence)
 

@@ -104,6 +104,14 @@ def echo_passage(n: int = 1) -> Callable[[str], str]:
     return reply
 
 
+def cite_passage_with(word: str, sentence: str) -> Callable[[str], str]:
+    """A reply that writes ``sentence`` and cites the first passage of the prompt containing ``word``."""
+    def reply(prompt: str) -> str:
+        n = next(n for n, text in prompt_passages(prompt).items() if word in text)
+        return f"{sentence.rstrip('.')} [{n}]."
+    return reply
+
+
 class FakeGenerator:
     def __init__(self, reply: str | Callable[[str], str] = "NOT FOUND", *, name: str = "fake-llm",
                  n_ctx: int = 2048):

@@ -9,7 +9,7 @@ from rag.errors import ConfigError
 from rag.index import current_version
 from rag.pipeline import ABSTAIN_TEXT, Engine, build_index
 
-from conftest import FakeEmbedder, FakeGenerator, echo_passage, prompt_passages
+from conftest import FakeEmbedder, FakeGenerator, cite_passage_with, echo_passage, prompt_passages
 
 QUESTIONS = [
     "When was the Harbour Point lighthouse built?",
@@ -179,10 +179,7 @@ def test_an_answer_of_the_wrong_kind_gives_way_to_the_passage_it_came_from(tmp_p
     settings = one_file_settings(tmp_path, "deals.txt", (
         "Much like similar agreements the U.S. made with Australia and Malaysia in recent weeks, the agreement with "
         "Tokyo includes a commitment to boost domestic mining.\n\nThe bakery on Mill Street sells rye bread.\n"))
-
-    def reply(prompt):
-        n = next(n for n, text in prompt_passages(prompt).items() if "Tokyo" in text)
-        return f"The agreement with Tokyo includes a commitment to boost domestic mining [{n}]."
+    reply = cite_passage_with("Tokyo", "The agreement with Tokyo includes a commitment to boost domestic mining.")
     question = "Which other countries recently signed similar agreements with the U.S.?"
     answer = make_engine(settings, reply=reply).answer(question)
     assert not answer.abstained
@@ -198,10 +195,7 @@ def test_names_in_the_answer_are_spelled_as_the_quote_spells_them(tmp_path):
     settings = one_file_settings(tmp_path, "oscars.txt", (
         "At the 93rd Academy Awards, Chloé Zhao won Best Director for Nomadland.\n\n"
         "The bakery on Mill Street sells rye bread.\n"))
-
-    def reply(prompt):
-        n = next(n for n, text in prompt_passages(prompt).items() if "Zhao" in text)
-        return f"Chloe Zhao won Best Director at the 93rd Academy Awards [{n}]."
+    reply = cite_passage_with("Zhao", "Chloe Zhao won Best Director at the 93rd Academy Awards.")
     answer = make_engine(settings, reply=reply).answer("Who won Best Director at the 93rd Academy Awards?")
     assert not answer.abstained
     assert answer.answer.startswith("Chloé Zhao won Best Director"), answer.answer
