@@ -74,7 +74,7 @@ def missing_names(question: str, context: str, found: str | None = None) -> list
     runs = [[n.replace(".", "") for n in run] for run in question_name_runs(question)]
     runs = [[n for n in run if n] for run in runs]
     present = [run for run in runs if run and any(mentioned(n, ctx) for n in run)
-               and not _other_qualifier(run, ctx, context)]
+               and not other_qualifier(run, ctx, context)]
     longest = max((len(run) for run in present), default=0)
     found_words = set(words(found.replace(".", ""))) if found is not None else set()
     missing = []
@@ -87,7 +87,7 @@ def missing_names(question: str, context: str, found: str | None = None) -> list
     return list(dict.fromkeys(missing))
 
 
-def _other_qualifier(run: list[str], ctx: set[str], context: str) -> bool:
+def other_qualifier(run: list[str], ctx: set[str], context: str) -> bool:
     """Is the name's last word in ``context`` only under another name ('British Open' asked, only
     'US Open' written)? Then the context is about something else of the same kind."""
     if len(run) < 2 or any(mentioned(n, ctx) for n in run[:-1]):

@@ -10,7 +10,7 @@ import time
 import unicodedata
 from typing import Iterator
 
-from . import answerable, dates, evidence, followup, models, prompt as prompts
+from . import dates, evidence, followup, models, prompt as prompts
 from .answer import Answer, Citation, Sources
 from .chunk import Chunker
 from .config import Settings
@@ -22,18 +22,11 @@ from .generate import GenerationStats, Generator, LlamaCppGenerator
 from .index import Builder, BuildReport, Snapshot, current_version, load
 from .retrieve import Retriever
 from .store import StoreConfig
-from .text import content_words, spell_as
+from .decide import decide
+from .text import spell_as
 from .verify import Verdict, verify
 
 ABSTAIN_TEXT = "The documents do not answer this question."
-# An unverifiable draft is replaced by the best passage, quoted, only when that passage is clearly
-# about the question: close in meaning and sharing most of its content words.
-EXTRACTIVE_MIN_COSINE = 0.55
-EXTRACTIVE_MIN_OVERLAP = 0.6
-# A model answer citing a passage this far below the best passage's relevance score is not trusted.
-WEAK_CITATION_GAP = 0.3
-# ... unless the answer states the kind of fact the question asks for (a number, a date, a name).
-WEAK_CITATION_GAP_TYPED = 0.5
 
 _shared_lock = threading.Lock()
 _embedders: dict[tuple, Embedder] = {}
@@ -228,49 +221,19 @@ class Engine:
 
     def _compose(self, question: str, passages: list[Passage], verdict: Verdict, snap: Snapshot,
                  warnings: list[str]) -> Answer:
-        by_n = {p.n: p for p in passages}
-        kind = answerable.expected_kind(question)
-        quotable: list[Passage] = []   # passages worth quoting when the model's answer is not used
-        if verdict.supported:
-            cited = [by_n[n] for sent in verdict.sentences for n in sent.cites]
-            text = " ".join(sent.text for sent in verdict.sentences)
-            problem = self._off_topic(question, cited, passages)
-            if not problem and answerable.adds_nothing(question, text):
-                problem = "it only repeats the question"
-            if not problem and answerable.unrelated(question, text):
-                problem = "it shares no word with the question"
-            if not problem and kind == "time" and answerable.other_year(question, text):
-                problem = "its date is in another year than the one the question names"
-            if not problem:
-                problem = answerable.names_part_of_list(question, text, " ".join(p.text for p in cited))
-            if not problem:
-                beaten = answerable.beaten_winner(question, text, " ".join(p.text for p in passages))
-                if beaten:
-                    problem = f"the passages say {beaten} lost"
-            gap = WEAK_CITATION_GAP_TYPED if kind and answerable.has_kind(text, kind, question) else WEAK_CITATION_GAP
-            if not problem and max(p.score for p in cited) < passages[0].score - gap:
-                problem = "it cites a passage much less related to the question than the best one"
-            if not problem and not answerable.has_kind(text, kind, question):
-                problem = f"the model's answer states no {kind}, which the question asks for"
-                # The model found a passage that backs its sentence but took the wrong part of it:
-                # that passage may still state the kind of fact asked for.
-                quotable = [p for p in {p.n: p for p in cited}.values() if answerable.has_kind(p.text, kind, question)
-                            and not self._off_topic(question, [p], passages)]
-            if not problem:
-                if verdict.dropped:
-                    warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
-                return self._cited_answer(question, verdict, by_n, snap, warnings)
-            warnings.append(f"the model's answer was not used: {problem}")
-        best = next(iter(quotable), None) or next(
-            (p for p in passages if self._clearly_about(question, p)
-             and answerable.has_kind(p.text, kind, question)
-             and not self._off_topic(question, [p], passages)), None)
-        if best is not None and not verdict.refused:
-            text = f"The documents say: “{best.text.strip()}” [1]"
-            warnings.append("the passage the model's answer came from is quoted instead" if best in quotable
-                            else "the best matching passage is quoted instead of a model-written answer")
-            return Answer(question, text, False, [self._citation(best, 1, snap)], {}, warnings)
-        return self._abstain(question, passages, snap, warnings)
+        d = decide(question, passages, verdict, self.generator if passages else None)
+        warnings.extend(d.notes)
+        if d.kind == "answer":
+            if verdict.dropped:
+                warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
+            answer = self._cited_answer(question, verdict, {p.n: p for p in passages}, snap, warnings)
+        elif d.kind == "quote":
+            text = f"The documents say: “{d.passage.text.strip()}” [1]"
+            answer = Answer(question, text, False, [self._citation(d.passage, 1, snap)], {}, warnings)
+        else:
+            answer = self._abstain(question, passages, snap, warnings)
+        answer.judged = d.judged
+        return answer
 
     def _cited_answer(self, question: str, verdict: Verdict, by_n: dict[int, Passage], snap: Snapshot,
                       warnings: list[str]) -> Answer:
@@ -289,26 +252,6 @@ class Engine:
     def _abstain(self, question: str, passages: list[Passage], snap: Snapshot, warnings: list[str]) -> Answer:
         closest = [self._citation(p, i, snap) for i, p in enumerate(passages[:3], 1)]
         return Answer(question, ABSTAIN_TEXT, True, closest, {}, warnings)
-
-    @staticmethod
-    def _off_topic(question: str, cited: list[Passage], passages: list[Passage]) -> str:
-        """Why the cited passages cannot be the answer to this question, or '' when they can."""
-        names = answerable.missing_names(question, " ".join(p.context for p in cited),
-                                         found=" ".join(p.context for p in passages))
-        if names:
-            return f"the cited passages do not mention {', '.join(names)}"
-        rare = answerable.missing_rare_terms(question, " ".join(p.context for p in passages))
-        if rare:
-            return f"the documents found do not mention {', '.join(rare)}"
-        return answerable.missing_focus(question, " ".join(p.context for p in cited))
-
-    @staticmethod
-    def _clearly_about(question: str, passage: Passage) -> bool:
-        qwords = set(content_words(question))
-        if not qwords:
-            return False
-        overlap = len(qwords & set(content_words(passage.text))) / len(qwords)
-        return passage.cosine >= EXTRACTIVE_MIN_COSINE and overlap >= EXTRACTIVE_MIN_OVERLAP
 
 
 def get_engine(settings: Settings) -> Engine:

@@ -1,7 +1,8 @@
 """Check every sentence of a draft answer against the passage it cites.
 
 A sentence is *supported* by a passage when every number and name it states appears in the
-passage and enough of its content words do. A sentence citing a passage that does not support it
+passage, enough of its content words do, and one statement of the passage states it (``claim``:
+its facts and their relation together in one sentence, said of the same party, the same way round). A sentence citing a passage that does not support it
 is re-cited to one that does, or dropped. Links and images that are not verbatim in a cited
 passage are removed.
 """
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from .chunk import split_sentences
+from .claim import check as claim_check
 from .evidence import Passage
 from .prompt import NOT_FOUND
 from .dates import MONTHS
@@ -29,6 +31,7 @@ class Support:
     ok: bool
     missing: list[str] = field(default_factory=list)   # numbers or names absent from the passage
     overlap: float = 0.0
+    unstated: str = ""        # why the passage holds the claim's facts but does not state the claim
 
 
 @dataclass
@@ -81,7 +84,10 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     overlap = len(cwords & pwords) / len(cwords) if cwords else 1.0
     if _negated(claim) != _negated(_closest_sentences(claim, passage_text)):
         missing.append("negation")
-    return Support(ok=not missing and overlap >= MIN_WORD_OVERLAP, missing=missing, overlap=overlap)
+    if missing or overlap < MIN_WORD_OVERLAP:
+        return Support(ok=False, missing=missing, overlap=overlap)
+    unstated = claim_check(claim, passage_text, question, context)
+    return Support(ok=not unstated, missing=missing, overlap=overlap, unstated=unstated)
 
 
 _OPPOSITES = [("men", "women"), ("women", "men"), ("man", "woman"), ("woman", "man"), ("male", "female"),

@@ -1,0 +1,263 @@
+"""Is a claim *stated* by a passage, not only assembled from its words?
+
+A claim's facts (the numbers and names it adds to the question) and the relation between them must
+be stated together in one place of the passage: one clause or sentence, or a sentence and the one it
+refers back to ("She had run the water board" after "Dana Whitfield became mayor"). Three general
+checks, each giving a reason when it fails:
+
+- ``stated_together``: one such statement holds every new fact of the claim and most of its words
+  (the relation), not facts gathered from different sentences.
+- ``same_party``: a name the claim repeats from the question that is missing from that statement
+  may come from the passage's topic only when the statement names no other party ("Acme bought
+  Gamma for $5 million" does not say what Beta paid).
+- ``same_direction``: two names the claim and the statement both hold, joined by the same verb,
+  stand in the same order ("B invests in A" is not "A invests in B").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .chunk import split_sentences
+from .answerable import other_qualifier, question_name_runs
+from .dates import MONTHS
+from .text import STOPWORDS, content_words, fold, mentioned, numbers, stem, words
+
+# The share of the claim's own words (its relation) the statement must hold.
+MIN_STATEMENT_OVERLAP = 0.5
+
+_CLAUSE = re.compile(r"[;:]\s+|,?\s+(?:while|whereas|but|although|though)\s+|,\s+and\s+(?=\w)|\s+and\s+then\s+",
+                     re.I)
+_TOKEN = re.compile(r"[\w’'.-]+")
+_PRONOUNS = frozenset("it its they their them he she his her him".split())
+_PASSIVE = frozenset("by from".split())
+_BE = frozenset("is are was were be been being 's".split())
+
+
+# Irregular English verbs: the past forms a stemmer leaves apart from the present ('won'/'wins').
+_IRREGULAR = dict(pair.split(":") for pair in """
+won:win paid:pay sold:sell bought:buy made:make took:take taken:take gave:give given:give led:lead ran:run
+fell:fall fallen:fall rose:rise risen:rise grew:grow grown:grow began:begin begun:begin wrote:write
+written:write held:hold met:meet left:leave found:find told:tell built:build spent:spend struck:strike
+brought:bring became:become came:come went:go gone:go saw:see seen:see knew:know known:know chose:choose
+chosen:choose drew:draw drawn:draw flew:fly threw:throw sank:sink shot:shoot stood:stand lost:lose
+sent:send kept:keep felt:feel got:get sought:seek taught:teach caught:catch fought:fight forgot:forget
+hid:hide hit:hit laid:lay lent:lend lit:light meant:mean rode:ride rang:ring sang:sing sat:sit slept:sleep
+spoke:speak spoken:speak stole:steal swore:swear swam:swim tore:tear woke:wake wore:wear wound:wind
+broke:break broken:break drove:drive driven:drive ate:eat eaten:eat froze:freeze shook:shake
+""".split())
+
+
+def relation_words(text: str) -> set[str]:
+    """The stems of ``text``'s content words, irregular past forms as their present ('won' -> 'win'),
+    without tokens holding digits (those are facts, checked as numbers)."""
+    out = set()
+    for w in words(text):
+        if w in STOPWORDS or len(w) < 2 or any(ch.isdigit() for ch in w):
+            continue
+        out.add(stem(_IRREGULAR.get(w, w)))
+    return out
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str          # a clause or sentence of the passage
+    before: str        # the sentence before it, when it refers back to it with a pronoun; else ''
+    sentence: str      # the whole sentence it is part of (a clause may leave out what it shares: 'while B's is 1.1')
+
+    @property
+    def scope(self) -> str:
+        return f"{self.before} {self.text}".strip()
+
+
+def name_words(text: str, lowercase: set[str] | None = None) -> set[str]:
+    """Folded words of ``text`` written as names: capitalised, not stop words. A sentence's first
+    word is capitalised anyway, so it counts only when it is not written in lower case in
+    ``lowercase`` (the words seen written in lower case nearby: 'Patients … the patients')."""
+    out = set()
+    for a, b in split_sentences(text):
+        for i, m in enumerate(_TOKEN.finditer(text[a:b])):
+            tok = m.group(0).strip(".-'’")
+            if not tok[:1].isupper():
+                continue
+            low = fold(tok).removesuffix("'s")
+            if not low or low in STOPWORDS or not any(ch.isalpha() for ch in low):
+                continue
+            if i == 0 and low in (lowercase or set()):
+                continue
+            out.add(low.replace(".", ""))
+    return out
+
+
+def lowercase_words(*texts: str) -> set[str]:
+    return {fold(t).removesuffix("'s") for text in texts for t in _TOKEN.findall(text) if t[:1].islower()}
+
+
+def statements(passage: str, preceding: str = "") -> list[list[Statement]]:
+    """The places a claim may be stated, sentence by sentence: a sentence's clauses, then the whole
+    sentence. A statement with a pronoun may draw on the sentence before it (for the passage's first
+    sentence, the last one of ``preceding``, the text above the passage)."""
+    sentences = [passage[a:b] for a, b in split_sentences(passage)]
+    above = [preceding[a:b] for a, b in split_sentences(preceding)][-1:]
+    out = []
+    for i, sent in enumerate(sentences):
+        parts = [p.strip() for p in _CLAUSE.split(sent) if p and p.strip()]
+        earlier = sentences[i - 1] if i else (above[0] if above else "")
+        group = []
+        for part in (parts if len(parts) > 1 else []) + [sent]:
+            before = earlier if set(words(part)) & _PRONOUNS else ""
+            group.append(Statement(part, before, sent))
+        out.append(group)
+    return out
+
+
+@dataclass
+class Facts:
+    claim: str
+    new: set[str]              # numbers and names the claim adds to the question (or, without any, its new words)
+    asked: set[str]            # numbers the claim repeats from the question
+    asked_names: list[list[str]]   # names of the question the claim repeats, each a run of folded words
+    names: set[str]            # every name of the claim
+
+
+def facts(claim: str, question: str, passage: str) -> Facts:
+    claim_names = name_words(claim, lowercase_words(passage, claim, question))
+    q_words = set(words(question.replace(".", "")))
+    q_numbers = numbers(question)
+    new = {n for n in numbers(claim) if n not in q_numbers}
+    asked = {n for n in numbers(claim) if n in q_numbers}
+    new |= {name for name in claim_names if not mentioned(name, q_words)}
+    runs = [[n for n in run if mentioned(n, claim_names)] for run in question_name_runs("x " + question)]
+    if not new:   # 'The plant produces steel, glass and cement': the answer is in plain words
+        new = set(content_words(claim)) - set(content_words(question))
+        new = {w for w in new if not any(ch.isdigit() for ch in w)}
+    return Facts(claim, new, asked, [r for r in runs if r], claim_names)
+
+
+def _same_word(fact: str, scope_words: set[str]) -> bool:
+    month = MONTHS.get(fact)
+    return mentioned(fact, scope_words) or (month is not None and any(MONTHS.get(w) == month for w in scope_words))
+
+
+def check(claim: str, passage: str, question: str = "", context: str = "") -> str:
+    """'' when one statement of ``passage`` states ``claim``; otherwise why not. ``context`` is the
+    text around the passage (its chunk), where the topic a question names may be."""
+    f = facts(claim, question, passage)
+    if not f.new:
+        return ""
+    lower = lowercase_words(context, passage, claim, question)
+    # the words that state the relation: not the facts themselves, nor the names the question gives
+    relation = relation_words(claim) - relation_words(" ".join(f.new | f.asked | f.names))
+    q_words = {w for w in words(question.replace(".", "")) if len(w) > 2}
+    at = context.find(passage)
+    earlier = context[:at] if at >= 0 else context     # a topic is named before it is referred to
+    reason = "its facts are not stated together in one sentence of the passage"
+    for group in statements(passage, earlier):
+        # the tightest statements first: a sentence counts only when none of its clauses holds the facts
+        for st in group:
+            before = f"{earlier} {passage[:passage.find(st.sentence)]} {st.before} {st.text}"
+            why = _states(f, relation, st, q_words, before, lower)
+            if why is None:
+                continue
+            if not why:
+                why = same_direction(claim, st.text)
+                if not why:
+                    return ""
+            reason = why
+            break
+    return reason
+
+
+def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earlier: str,
+            lower: set[str]) -> str | None:
+    """None when ``st`` does not hold the claim's new facts; else '' when it states the claim, or why not."""
+    own_words, own_numbers = set(words(st.text.replace(".", ""))), numbers(st.text)
+    scope_words = own_words | set(words(st.before.replace(".", "")))
+    scope_stems = set(content_words(st.scope))
+    for x in f.new:
+        if x[:1].isdigit():
+            if x not in own_numbers:      # a number is stated by the statement itself, never borrowed
+                return None
+        elif not (_same_word(x, scope_words) or x in scope_stems):
+            return None
+    # One word of relation ('won') is too little to judge by; the facts and the party decide then.
+    if len(relation) >= 2 and len(relation & relation_words(f"{st.scope} {st.sentence}")) / len(relation) \
+            < MIN_STATEMENT_OVERLAP:
+        return "the sentence that holds its facts does not state its relation"
+    return same_party(f, st, own_numbers, q_words, earlier, lower)
+
+
+def _present(run: str, text: str, lower: set[str] | None = None) -> bool:
+    """Is the name ``run`` (folded words) in ``text``: one of its words there (written as a name,
+    with ``lower``), and not only under another name ('Ardent Bridge' is not in 'the Lowgate Bridge')?"""
+    parts = run.split()
+    all_words = set(words(text.replace(".", "")))
+    if lower is not None:
+        written = name_words(text, lower)
+    else:   # in other words: by a word other than the name's head ('the bridge' may be another bridge)
+        written, parts = all_words, parts[:-1] or parts
+    return any(_same_word(n, written) for n in parts) and not other_qualifier(run.split(), all_words, text)
+
+
+def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str], earlier: str,
+               lower: set[str]) -> str:
+    """'' unless the claim borrows a party the statement does not name as such (from the sentence
+    before, or the topic the question names) and either the statement says it of another party in
+    the claim's first place ('France joined in 1911' for 'Spain joined in 1911'), or the borrowed party
+    is named nowhere up to the statement, not even in other words ('the presidential election')."""
+    claim_runs = [run for _, run in _name_runs(f.claim, lower)]
+    borrowed = [run for run in claim_runs if not _present(run, st.text, lower)]
+    borrowed += [" ".join(run) for run in f.asked_names
+                 if " ".join(run) not in borrowed and not _present(" ".join(run), st.text, lower)]
+    if claim_runs and claim_runs[0] in borrowed:
+        first = next((run for _, run in _name_runs(st.text, lower)), "")
+        if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
+            return f"the passage says it of {first}, not of {claim_runs[0]}"
+    numbers_borrowed = [x for x in sorted(f.asked) if x not in own_numbers]
+    if numbers_borrowed and own_numbers - f.new - f.asked:
+        rivals = ", ".join(sorted(own_numbers - f.new - f.asked))
+        return f"the passage says it of {rivals}, not of {', '.join(numbers_borrowed)}"
+    absent = [x for x in borrowed if not _present(x, earlier)]
+    absent += [x for x in numbers_borrowed if x not in numbers(earlier)]
+    return f"the passage does not mention {', '.join(absent)} before it says this" if absent else ""
+
+
+def _name_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, str]]:
+    """(position, folded name) of each run of capitalised words of ``text``, in order; a sentence's
+    first word only when ``lower`` (words seen in lower case) does not hold it."""
+    out, run, start = [], [], 0
+    toks = _TOKEN.findall(text)
+    for i, tok in enumerate(toks + [""]):
+        clean = tok.strip(".-'’")
+        first = i == 0 or toks[i - 1].endswith((".", "!", "?"))
+        if clean[:1].isupper() and fold(clean) not in STOPWORDS and \
+                not (first and lower and fold(clean).removesuffix("'s") in lower):
+            if not run:
+                start = i
+            run.append(fold(clean).removesuffix("'s").replace(".", ""))
+        elif run:
+            out.append((start, " ".join(run)))
+            run = []
+    return out
+
+
+def same_direction(claim: str, statement: str) -> str:
+    """'' unless two names stand in the claim and the statement in opposite orders around the same
+    verb, in the active voice in both ('Gamma bought Acme' against 'Acme bought Gamma')."""
+    c_runs, s_runs = _name_runs(claim), _name_runs(statement)
+    c_toks, s_toks = [fold(t) for t in _TOKEN.findall(claim)], [fold(t) for t in _TOKEN.findall(statement)]
+    s_pos = {name: pos for pos, name in s_runs}
+    for i, (pa, a) in enumerate(c_runs):
+        for pb, b in c_runs[i + 1:]:
+            if a not in s_pos or b not in s_pos or s_pos[a] <= s_pos[b]:
+                continue
+            between_c = c_toks[pa:pb]
+            between_s = s_toks[s_pos[b]:s_pos[a]]
+            # 'A was the engineer of B' relates by a noun, which may be written either way round
+            if (_PASSIVE | _BE) & set(between_c) or _PASSIVE & set(between_s):
+                continue
+            shared = set(content_words(" ".join(between_c))) & set(content_words(" ".join(between_s)))
+            shared -= set(content_words(a + " " + b))
+            if shared:
+                return f"the passage says {b} {' '.join(sorted(shared))} {a}, not the reverse"
+    return ""

@@ -1,0 +1,143 @@
+"""What to return for a question: the model's verified answer, a passage quoted verbatim, or "the
+documents do not answer this". Each step is a named check that gives a reason when it fails.
+
+The model's answer is used when the verifier kept some of it and every answer check passes:
+  on_topic         — the passages it cites are about what the question names;
+  adds_a_fact      — it does more than repeat the question;
+  cites_strong     — it does not cite a passage far less relevant than the best one;
+  states_kind      — it states the kind of fact asked for (a number, a date, a name);
+  judged_stated    — the model, reading its answer back, finds the passage states it as the answer.
+Otherwise a passage is quoted only when it answers the question by the same checks; else abstain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import answerable
+from .evidence import Passage
+from .judge import judge
+from .text import content_words
+from .verify import Verdict
+
+# A model answer citing a passage this far below the best passage's relevance score is not trusted,
+WEAK_CITATION_GAP = 0.3
+# ... unless it states the kind of fact the question asks for (a number, a date, a name).
+WEAK_CITATION_GAP_TYPED = 0.5
+# The model's probability of "yes" when asked whether the cited passage states its answer; None: not asked.
+MIN_JUDGED_YES: float | None = None
+# A passage is quoted as the answer only when it is clearly about the question ...
+QUOTE_MIN_COSINE = 0.55
+QUOTE_MIN_OVERLAP = 0.6
+# ... and the model finds it answers the question (None: not asked).
+QUOTE_MIN_JUDGED_YES: float | None = None
+
+
+@dataclass
+class Decision:
+    kind: str                                   # "answer", "quote" or "abstain"
+    passage: Passage | None = None              # the passage quoted
+    notes: list[str] = field(default_factory=list)
+    judged: dict[int, float] = field(default_factory=dict)   # passage number -> the model's P(yes)
+
+
+def decide(question: str, passages: list[Passage], verdict: Verdict, generator=None) -> Decision:
+    d = Decision("abstain")
+    kind = answerable.expected_kind(question)
+    by_n = {p.n: p for p in passages}
+    quotable: list[Passage] = []     # the passage the model's answer came from, when it states the kind asked
+    if verdict.supported:
+        cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
+        text = " ".join(s.text for s in verdict.sentences)
+        checks: list[Callable[[], str]] = [
+            lambda: on_topic(question, cited, passages),
+            lambda: adds_a_fact(question, text),
+            lambda: cites_strong(question, text, kind, cited, passages),
+            lambda: states_kind(question, text, kind),
+            lambda: judged_stated(question, passages, verdict, generator, d),
+        ]
+        problem = next((p for p in (check() for check in checks) if p), "")
+        if not problem:
+            d.kind = "answer"
+            return d
+        d.notes.append(f"the model's answer was not used: {problem}")
+        if problem.startswith("it states no"):
+            # The model found a passage that backs its sentence but took the wrong part of it.
+            quotable = [p for p in cited if answerable.has_kind(p.text, kind, question)]
+    if verdict.refused and not quotable:
+        return d
+    candidates = quotable + [p for p in passages if p not in quotable and clearly_about(question, p)]
+    for p in candidates:
+        if not answerable.has_kind(p.text, kind, question) or on_topic(question, [p], passages):
+            continue
+        if QUOTE_MIN_JUDGED_YES is not None:
+            yes = _judge(generator, question, passages, f"The documents say: “{p.text.strip()}” [{p.n}].", p.n, d)
+            if yes is not None and yes < QUOTE_MIN_JUDGED_YES:
+                continue
+        d.kind, d.passage = "quote", p
+        d.notes.append("the passage the model's answer came from is quoted instead" if p in quotable
+                       else "the best matching passage is quoted instead of a model-written answer")
+        return d
+    return d
+
+
+def on_topic(question: str, cited: list[Passage], passages: list[Passage]) -> str:
+    """Why the cited passages cannot be the answer to this question, or '' when they can."""
+    names = answerable.missing_names(question, " ".join(p.context for p in cited),
+                                     found=" ".join(p.context for p in passages))
+    if names:
+        return f"the cited passages do not mention {', '.join(names)}"
+    rare = answerable.missing_rare_terms(question, " ".join(p.context for p in passages))
+    if rare:
+        return f"the documents found do not mention {', '.join(rare)}"
+    return answerable.missing_focus(question, " ".join(p.context for p in cited))
+
+
+def adds_a_fact(question: str, text: str) -> str:
+    if answerable.adds_nothing(question, text):
+        return "it only repeats the question"
+    if answerable.unrelated(question, text):
+        return "it shares no word with the question"
+    return ""
+
+
+def cites_strong(question: str, text: str, kind: str | None, cited: list[Passage], passages: list[Passage]) -> str:
+    gap = WEAK_CITATION_GAP_TYPED if kind and answerable.has_kind(text, kind, question) else WEAK_CITATION_GAP
+    if max(p.score for p in cited) < passages[0].score - gap:
+        return "it cites a passage much less related to the question than the best one"
+    return ""
+
+
+def states_kind(question: str, text: str, kind: str | None) -> str:
+    if not answerable.has_kind(text, kind, question):
+        return f"it states no {kind}, which the question asks for"
+    return ""
+
+
+def judged_stated(question: str, passages: list[Passage], verdict: Verdict, generator, d: Decision) -> str:
+    if MIN_JUDGED_YES is None:
+        return ""
+    for s in verdict.sentences:
+        n = s.cites[0]
+        yes = _judge(generator, question, passages, f"{s.text.rstrip('.')} [{n}].", n, d)
+        if yes is not None and yes < MIN_JUDGED_YES:
+            return f"read back, passage [{n}] does not state it as the answer (P(yes) {yes:.2f})"
+    return ""
+
+
+def _judge(generator, question: str, passages: list[Passage], reply: str, n: int, d: Decision) -> float | None:
+    if generator is None:
+        return None
+    yes = judge(generator, question, passages, reply, n).p_yes
+    if yes is not None:
+        d.judged[n] = round(yes, 4)
+    return yes
+
+
+def clearly_about(question: str, passage: Passage) -> bool:
+    """Close in meaning to the question and sharing most of its content words."""
+    qwords = set(content_words(question))
+    if not qwords:
+        return False
+    overlap = len(qwords & set(content_words(passage.text))) / len(qwords)
+    return passage.cosine >= QUOTE_MIN_COSINE and overlap >= QUOTE_MIN_OVERLAP
