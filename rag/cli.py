@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (the Answer)")
     p.add_argument("-k", "--top-k", type=int, help="number of passages given to the model")
+    p.add_argument("--only", action="append", metavar="PATH_OR_GLOB",
+                   help="answer only from these documents: a path relative to the corpus, a folder or a glob "
+                        "pattern such as 'reports/*.pdf' (repeat for several)")
 
     p = sub.add_parser("ui", help="serve the chat window")
     _common(p)
@@ -83,10 +86,10 @@ def cmd_ask(args) -> int:
 
     engine = get_engine(_settings(args))
     if args.json:
-        print(json.dumps(engine.answer(args.question).to_dict(), ensure_ascii=False))
+        print(json.dumps(engine.answer(args.question, sources=args.only).to_dict(), ensure_ascii=False))
         return 0
     result = None
-    for event in engine.stream(args.question):
+    for event in engine.stream(args.question, sources=args.only):
         if isinstance(event, str):
             print(event, end="", flush=True)
         elif isinstance(event, Answer):
