@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require a login (or set $RAG_AUTH)")
 
+    p = sub.add_parser("serve", help="serve the HTTP API (OpenAI-compatible chat, ask, search, documents, index)")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--token", help="require this bearer token (or set $RAG_API_TOKEN); needed beyond 127.0.0.1")
+
     p = sub.add_parser("eval", help="answer every question of a QA file and print the metrics")
     _common(p)
     p.add_argument("qa_file", metavar="QA.jsonl")
@@ -117,6 +123,13 @@ def cmd_ui(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .server import serve
+
+    serve(_settings(args), host=args.host, port=args.port, token=args.token or os.environ.get("RAG_API_TOKEN"))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
@@ -152,8 +165,8 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "eval": cmd_eval, "bench": cmd_bench,
-            "models": cmd_models}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "serve": cmd_serve, "eval": cmd_eval,
+            "bench": cmd_bench, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:
