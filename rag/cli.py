@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--token", help="require this bearer token (or set $RAG_API_TOKEN); needed beyond 127.0.0.1")
 
+    p = sub.add_parser("mcp", help="serve the documents to MCP clients (stdio, or streamable HTTP)")
+    _common(p)
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                   help="stdio (default: the MCP client starts this command) or streamable HTTP")
+    p.add_argument("--host", default="127.0.0.1", help="address for --transport http (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8001, help="port for --transport http (default 8001)")
+    p.add_argument("--token", help="require this bearer token over HTTP (or set $RAG_API_TOKEN)")
+
     p = sub.add_parser("eval", help="answer every question of a QA file and print the metrics")
     _common(p)
     p.add_argument("qa_file", metavar="QA.jsonl")
@@ -130,6 +138,14 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_mcp(args) -> int:
+    from .mcp_server import serve
+
+    serve(_settings(args), transport=args.transport, host=args.host, port=args.port,
+          token=args.token or os.environ.get("RAG_API_TOKEN"))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
@@ -165,8 +181,8 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "serve": cmd_serve, "eval": cmd_eval,
-            "bench": cmd_bench, "models": cmd_models}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "serve": cmd_serve, "mcp": cmd_mcp,
+            "eval": cmd_eval, "bench": cmd_bench, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,8 +62,31 @@ def is_loopback(host: str) -> bool:
 
 def check_binding(host: str, token: str | None) -> None:
     if not is_loopback(host) and not token:
-        raise ConfigError(f"rag serve on {host} would answer other machines: set a token with "
+        raise ConfigError(f"listening on {host} would answer other machines: set a token with "
                           "--token or RAG_API_TOKEN (clients send it as 'Authorization: Bearer …')")
+
+
+def token_ok(authorization: str | None, token: str) -> bool:
+    """Does an Authorization header carry the bearer ``token``? (compared in constant time)"""
+    scheme, _, value = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def unauthorized() -> JSONResponse:
+    return error(401, "a valid bearer token is required (Authorization: Bearer …)", "authentication_error",
+                 {"WWW-Authenticate": "Bearer"})
+
+
+def bearer_only(app, token: str):
+    """An ASGI app that lets only requests with the bearer ``token`` reach ``app``."""
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            if not token_ok(headers.get("authorization"), token):
+                await unauthorized()(scope, receive, send)
+                return
+        await app(scope, receive, send)
+    return guarded
 
 
 def error(status: int, message: str, kind: str = "invalid_request_error", headers: dict | None = None) -> JSONResponse:
@@ -217,12 +240,8 @@ def create_app(settings: Settings, *, engine=None, token: str | None = None,
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if api.token:
-            given = request.headers.get("authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), api.token.encode()):
-                return error(401, "a valid bearer token is required (Authorization: Bearer …)",
-                             "authentication_error", {"WWW-Authenticate": "Bearer"})
+        if api.token and not token_ok(request.headers.get("authorization"), api.token):
+            return unauthorized()
         if request.method == "POST" and request.url.path.rstrip("/") == "/v1/documents":
             length = request.headers.get("content-length")
             if length is None or not length.isdigit():

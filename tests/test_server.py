@@ -212,7 +212,7 @@ def test_beyond_loopback_needs_a_token(monkeypatch, capsys):
     monkeypatch.delenv("RAG_API_TOKEN", raising=False)
     assert main(["serve", "--host", "0.0.0.0", "--port", str(free_port())]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("rag: error: rag serve on 0.0.0.0") and "\n" not in err
+    assert err.startswith("rag: error: listening on 0.0.0.0") and "\n" not in err
 
 
 def test_a_full_queue_answers_429_with_retry_after(settings):
