@@ -96,9 +96,20 @@ def cmd_index(args) -> int:
 
 def cmd_ask(args) -> int:
     from .answer import Answer
+    from .client import ask
+
+    settings = _settings(args)
+    warm = ask(settings, args.question, args.only)    # a running `rag serve` for this index, if any
+    if warm is not None:
+        url, result = warm
+        print(f"rag: answered by the running `rag serve` at {url}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False))
+            return 0
+        return _print_answer(result)
     from .pipeline import get_engine
 
-    engine = get_engine(_settings(args))
+    engine = get_engine(settings)
     if args.json:
         print(json.dumps(engine.answer(args.question, sources=args.only).to_dict(), ensure_ascii=False))
         return 0
@@ -110,6 +121,10 @@ def cmd_ask(args) -> int:
             result = event
     assert result is not None
     print("\r\033[K" if sys.stdout.isatty() else "\n", end="")
+    return _print_answer(result)
+
+
+def _print_answer(result) -> int:
     print("\nAnswer:", result.answer)
     label = "Closest passages (none answers the question):" if result.abstained else "Sources:"
     if result.citations:

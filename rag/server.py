@@ -22,6 +22,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -351,8 +352,15 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         threading.Thread(target=_warm_up, args=(app.state.api,), daemon=True).start()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
     print(f"rag: serving {settings.seeds_dir} on http://{host}:{port} (OpenAPI at /docs)", flush=True)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn stops on SIGTERM, then raises it again: end as on Ctrl-C, so the record is removed.
+        signal.signal(signal.SIGTERM, _exit_quietly)
     with serve_record.recorded(settings, host, port, token_required=bool(token)):
         server.run()
+
+
+def _exit_quietly(signum, frame) -> None:
+    raise SystemExit(0)
 
 
 def _warm_up(api: Api) -> None:
