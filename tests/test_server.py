@@ -119,6 +119,37 @@ def test_document_text_stays_data(settings):
     assert "HACKED" not in system and "HACKED" in prompt
 
 
+def test_concurrent_clients_get_their_own_answers(server):
+    """8 clients × 3 questions at once: every reply answers its own question, from its own document."""
+    asks = [(QUESTION, "1871", "lighthouse.md"),
+            ("What price floor was set for NdPr oxide?", "110 dollars", "minerals.txt"),
+            ("How many loaves does Rosa's Bakery bake every day?", "240 loaves", "notes/bakery.txt")]
+    failures: list[str] = []
+
+    def one_client(i: int) -> None:
+        c = client(server)
+        for j in range(3):
+            question, fact, source = asks[(i + j) % 3]
+            reply = c.chat.completions.create(model="x", stream=bool((i + j) % 2),
+                                              messages=[{"role": "user", "content": question}])
+            if (i + j) % 2:
+                chunks = list(reply)
+                text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+                cites = chunks[-1].model_extra["citations"]
+            else:
+                text, cites = reply.choices[0].message.content, reply.choices[0].message.model_extra["citations"]
+            if fact not in text.split("\n\nSources:")[0] or {x["source"] for x in cites} != {source}:
+                failures.append(f"client {i}, {question!r}: {text!r}")
+
+    threads = [threading.Thread(target=one_client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures and not any(t.is_alive() for t in threads)
+    assert server.api.queue.inside == 0
+
+
 # --------------------------------------------------------------------------- native endpoints
 
 def test_ask_and_search(server, settings):
