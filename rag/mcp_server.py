@@ -150,7 +150,7 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
         return
     import uvicorn
 
-    from .server import bearer_only, check_binding
+    from .http_common import bearer_only, check_binding
 
     check_binding(host, token)
     mcp = build(settings, host=host, port=port)

@@ -17,8 +17,6 @@ as quoted data (answers, citations, passages), never as instructions to a model.
 """
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -33,14 +31,14 @@ from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
-from starlette.concurrency import run_in_threadpool
 
 from . import chat_api, serve_record
-from .admission import AdmissionQueue, QueueFull
+from .admission import AdmissionQueue
 from .answer import Answer, Sources
 from .api_models import AskRequest, ChatRequest, SearchRequest
 from .config import Settings
-from .errors import BusyError, ConfigError, CorpusError, IndexMissingError, RagError
+from .errors import RagError
+from .http_common import check_binding, error, rag_error, token_ok, unauthorized, validation_message
 from .index_job import IndexJob
 from .search import search
 
@@ -50,72 +48,6 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 MAX_FILES_PER_UPLOAD = 10
 KEEPALIVE_S = 1.0            # an SSE comment this often while the answer is being written and checked
 FORM_OVERHEAD = 1024 * 1024  # what multipart framing may add to an upload's bytes
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_binding(host: str, token: str | None) -> None:
-    if not is_loopback(host) and not token:
-        raise ConfigError(f"listening on {host} would answer other machines: set a token with "
-                          "--token or RAG_API_TOKEN (clients send it as 'Authorization: Bearer …')")
-
-
-def token_ok(authorization: str | None, token: str) -> bool:
-    """Does an Authorization header carry the bearer ``token``? (compared in constant time)"""
-    scheme, _, value = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
-
-
-def unauthorized() -> JSONResponse:
-    return error(401, "a valid bearer token is required (Authorization: Bearer …)", "authentication_error",
-                 {"WWW-Authenticate": "Bearer"})
-
-
-def bearer_only(app, token: str):
-    """An ASGI app that lets only requests with the bearer ``token`` reach ``app``."""
-    async def guarded(scope, receive, send):
-        if scope["type"] == "http":
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            if not token_ok(headers.get("authorization"), token):
-                await unauthorized()(scope, receive, send)
-                return
-        await app(scope, receive, send)
-    return guarded
-
-
-def error(status: int, message: str, kind: str = "invalid_request_error", headers: dict | None = None) -> JSONResponse:
-    message = " ".join(str(message).split()) or "error"
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status, headers=headers)
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    errs = exc.errors()
-    if not errs:
-        return "the request is not valid"
-    e = errs[0]
-    if e.get("type") == "json_invalid":
-        return "the request body is not valid JSON"
-    where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "body"
-    return f"{where}: {e.get('msg', 'invalid')}"
-
-
-def _rag_error(exc: RagError) -> JSONResponse:
-    if isinstance(exc, QueueFull):
-        return error(429, str(exc), "rate_limit_error", {"Retry-After": str(exc.retry_after)})
-    if isinstance(exc, BusyError):
-        return error(503, str(exc), "server_busy", {"Retry-After": "10"})
-    if isinstance(exc, ConfigError) or exc.__class__.__name__ == "UploadRejected":
-        return error(400, str(exc))
-    if isinstance(exc, (IndexMissingError, CorpusError)):
-        return error(409, str(exc), "not_ready")
-    return error(500, str(exc), "server_error")
 
 
 def _sse(obj) -> bytes:
@@ -180,7 +112,7 @@ class Api:
             yield _sse(chat_api.chunk(cid, model, {}, "stop", citations=chat_api.citations(answer),
                                       rag=chat_api.extra(answer), usage=chat_api.usage(answer)))
         except RagError as exc:
-            body = json.loads(_rag_error(exc).body)
+            body = json.loads(rag_error(exc).body)
             yield _sse(body)
         except Exception:  # noqa: BLE001 - the stream has started: report in it
             log.exception("answering failed")
@@ -254,7 +186,7 @@ def create_app(settings: Settings, *, engine=None, token: str | None = None,
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request, exc):
-        return error(400, _validation_message(exc))
+        return error(400, validation_message(exc))
 
     @app.exception_handler(HTTPException)
     async def _http(request, exc):
@@ -263,7 +195,7 @@ def create_app(settings: Settings, *, engine=None, token: str | None = None,
 
     @app.exception_handler(RagError)
     async def _rag(request, exc):
-        return _rag_error(exc)
+        return rag_error(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request, exc):

@@ -14,7 +14,8 @@ from rag.config import Settings
 from rag.documents import read_text
 from rag.errors import ConfigError
 from rag.pipeline import Engine
-from rag.server import Background, check_binding, create_app
+from rag.http_common import check_binding
+from rag.server import Background, create_app
 
 from conftest import FakeEmbedder, FakeGenerator, free_port, prompt_passages
 

@@ -1,0 +1,82 @@
+"""What every HTTP server of ours shares: who may listen where, the bearer token, one-line errors.
+
+Errors are JSON in the OpenAI shape, ``{"error": {"message": …, "type": …, "code": <status>}}``,
+with a one-line message; a library error maps to a status by its kind (a full queue is 429 with
+Retry-After, a bad request 400).
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .admission import QueueFull
+from .errors import BusyError, ConfigError, CorpusError, IndexMissingError, RagError
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, token: str | None) -> None:
+    if not is_loopback(host) and not token:
+        raise ConfigError(f"listening on {host} would answer other machines: set a token with "
+                          "--token or RAG_API_TOKEN (clients send it as 'Authorization: Bearer …')")
+
+
+def token_ok(authorization: str | None, token: str) -> bool:
+    """Does an Authorization header carry the bearer ``token``? (compared in constant time)"""
+    scheme, _, value = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def unauthorized() -> JSONResponse:
+    return error(401, "a valid bearer token is required (Authorization: Bearer …)", "authentication_error",
+                 {"WWW-Authenticate": "Bearer"})
+
+
+def bearer_only(app, token: str):
+    """An ASGI app that lets only requests with the bearer ``token`` reach ``app``."""
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            if not token_ok(headers.get("authorization"), token):
+                await unauthorized()(scope, receive, send)
+                return
+        await app(scope, receive, send)
+    return guarded
+
+
+def error(status: int, message: str, kind: str = "invalid_request_error", headers: dict | None = None) -> JSONResponse:
+    message = " ".join(str(message).split()) or "error"
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status, headers=headers)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    errs = exc.errors()
+    if not errs:
+        return "the request is not valid"
+    e = errs[0]
+    if e.get("type") == "json_invalid":
+        return "the request body is not valid JSON"
+    where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "body"
+    return f"{where}: {e.get('msg', 'invalid')}"
+
+
+def rag_error(exc: RagError) -> JSONResponse:
+    if isinstance(exc, QueueFull):
+        return error(429, str(exc), "rate_limit_error", {"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, BusyError):
+        return error(503, str(exc), "server_busy", {"Retry-After": "10"})
+    if isinstance(exc, ConfigError) or exc.__class__.__name__ == "UploadRejected":
+        return error(400, str(exc))
+    if isinstance(exc, (IndexMissingError, CorpusError)):
+        return error(409, str(exc), "not_ready")
+    return error(500, str(exc), "server_error")
