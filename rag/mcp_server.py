@@ -18,6 +18,7 @@ untrusted content to cite, never instructions to follow.
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -81,6 +82,7 @@ def build(settings: Settings, *, engine=None, host: str = "127.0.0.1", port: int
     queue = queue if queue is not None else AdmissionQueue()
     mcp = DocumentsMCP(settings, engine, name="rag", instructions=INSTRUCTIONS, host=host, port=port,
                        log_level="WARNING")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)    # its index-building notes would fill the client's log
 
     async def run(fn, *args):
         try:
