@@ -19,7 +19,7 @@ from .index import BuildReport
 from .scope import ScopeError
 
 __all__ = [
-    "answer", "stream_answer", "build_index", "read_text", "Settings", "Answer", "Citation", "Sources",
+    "answer", "stream_answer", "search", "build_index", "read_text", "Settings", "Answer", "Citation", "Sources",
     "BuildReport", "RagError", "ConfigError", "CorpusError", "ModelError", "IndexMissingError",
     "IndexCorruptError", "IndexMismatchError", "IndexLockedError", "IndexWriteError", "BusyError",
     "VectorStoreError", "ScopeError",
@@ -50,6 +50,17 @@ def answer(question: str, *, history=None, sources=None, seeds_dir: str | Path |
     from .pipeline import get_engine
 
     return get_engine(_settings(seeds_dir, index_dir, model, **settings)).answer(question, history, sources)
+
+
+def search(query: str, *, k: int | None = None, sources=None, seeds_dir: str | Path | None = None,
+           index_dir: str | Path | None = None, **settings) -> list:
+    """Retrieval only, no model: the ``k`` passages (default: the ``top_k`` setting) that best match
+    ``query``, each with ``source``, ``start``, ``end``, ``page``, ``text`` (verbatim) and ``score``;
+    ``sources`` scopes the search as for ``answer``."""
+    from .pipeline import get_engine
+    from .passages import search as _search
+
+    return _search(get_engine(_settings(seeds_dir, index_dir, None, **settings)), query, k, sources)
 
 
 def build_index(*, seeds_dir: str | Path | None = None, index_dir: str | Path | None = None,

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .search import MAX_K
+from .passages import MAX_K
 
 SCOPE = ("answer only from these documents: paths relative to the corpus folder, folders or glob "
          "patterns (`reports/*.pdf`, `notes/**`)")

@@ -31,7 +31,7 @@ from .admission import AdmissionQueue
 from .config import Settings
 from .errors import RagError
 from .scope import resolve
-from .search import MAX_K, search
+from .passages import MAX_K, search
 
 DEFAULT_MCP_PORT = 8001
 URI_PREFIX = "rag://documents/"

@@ -40,7 +40,7 @@ from .config import Settings
 from .errors import RagError
 from .http_common import check_binding, error, rag_error, token_ok, unauthorized, validation_message
 from .index_job import IndexJob
-from .search import search
+from .passages import search
 
 log = logging.getLogger(__name__)
 
