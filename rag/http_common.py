@@ -80,3 +80,24 @@ def rag_error(exc: RagError) -> JSONResponse:
     if isinstance(exc, (IndexMissingError, CorpusError)):
         return error(409, str(exc), "not_ready")
     return error(500, str(exc), "server_error")
+
+
+def _host_of(value: str) -> str:
+    """The host of a Host header or an Origin (``http://[::1]:8000`` → ``::1``)."""
+    value = value.split("://", 1)[-1].split("/", 1)[0]
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def foreign_browser_request(host_header: str | None, origin: str | None) -> str:
+    """Why a request to a server without a token cannot be from this computer's own clients, or ''.
+
+    Without a token, only loopback callers are expected. A web page in a browser could still reach
+    127.0.0.1: a form posted from another site carries that site's Origin, and a site that rebinds
+    its own name to 127.0.0.1 sends its name as Host. Both are refused."""
+    if host_header and not is_loopback(_host_of(host_header)):
+        return f"requests for host {_host_of(host_header)!r} are not served without a token"
+    if origin and (origin == "null" or not is_loopback(_host_of(origin))):
+        return "requests from web pages of other sites are not served without a token"
+    return ""

@@ -38,7 +38,8 @@ from .answer import Answer, Sources
 from .api_models import AskRequest, ChatRequest, SearchRequest
 from .config import Settings
 from .errors import RagError
-from .http_common import check_binding, error, rag_error, token_ok, unauthorized, validation_message
+from .http_common import (check_binding, error, foreign_browser_request, rag_error, token_ok, unauthorized,
+                          validation_message)
 from .index_job import IndexJob
 from .passages import search
 
@@ -175,6 +176,10 @@ def create_app(settings: Settings, *, engine=None, token: str | None = None,
     async def guard(request: Request, call_next):
         if api.token and not token_ok(request.headers.get("authorization"), api.token):
             return unauthorized()
+        if not api.token:
+            why = foreign_browser_request(request.headers.get("host"), request.headers.get("origin"))
+            if why:
+                return error(403, why, "permission_error")
         if request.method == "POST" and request.url.path.rstrip("/") == "/v1/documents":
             length = request.headers.get("content-length")
             if length is None or not length.isdigit():
