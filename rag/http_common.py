@@ -101,3 +101,21 @@ def foreign_browser_request(host_header: str | None, origin: str | None) -> str:
     if origin and (origin == "null" or not is_loopback(_host_of(origin))):
         return "requests from web pages of other sites are not served without a token"
     return ""
+
+
+def check_port(host: str, port: int) -> None:
+    """A clear error now, instead of the server's own after start-up, when ``host:port`` is taken."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                              "choose another port with --port") from None

@@ -152,9 +152,10 @@ def serve(settings: Settings, *, transport: str = "stdio", host: str = "127.0.0.
         return
     import uvicorn
 
-    from .http_common import bearer_only, check_binding
+    from .http_common import bearer_only, check_binding, check_port
 
     check_binding(host, token)
+    check_port(host, port)
     mcp = build(settings, host=host, port=port)
     app = mcp.streamable_http_app()
     if token:

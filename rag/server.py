@@ -38,8 +38,8 @@ from .answer import Answer, Sources
 from .api_models import AskRequest, ChatRequest, SearchRequest
 from .config import Settings
 from .errors import RagError
-from .http_common import (check_binding, error, foreign_browser_request, rag_error, token_ok, unauthorized,
-                          validation_message)
+from .http_common import (check_binding, check_port, error, foreign_browser_request, rag_error, token_ok,
+                          unauthorized, validation_message)
 from .index_job import IndexJob
 from .passages import search
 
@@ -284,6 +284,7 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 
     token = token or os.environ.get("RAG_API_TOKEN") or None
     check_binding(host, token)
+    check_port(host, port)
     app = create_app(settings, engine=engine, token=token)
     if warm:
         threading.Thread(target=_warm_up, args=(app.state.api,), daemon=True).start()

@@ -331,3 +331,15 @@ def test_without_a_token_web_pages_of_other_sites_are_refused(server):
     for origin in ("http://127.0.0.1:9999", "http://localhost:3000", "http://[::1]:8000"):
         assert httpx.get(server.url + "/v1/models", headers={"Origin": origin}).status_code == 200
     assert httpx.get(server.url.replace("127.0.0.1", "localhost") + "/v1/models").status_code == 200
+
+
+def test_a_taken_port_is_a_one_line_error(capsys):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"rag: error: cannot listen on 127.0.0.1:{port}") and "--port" in err and "\n" not in err
