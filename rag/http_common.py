@@ -13,7 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .admission import QueueFull
-from .errors import BusyError, ConfigError, CorpusError, IndexMissingError, RagError
+from .errors import (BusyError, ConfigError, CorpusError, IndexCorruptError, IndexLockedError, IndexMismatchError,
+                     IndexMissingError, RagError)
 
 
 def is_loopback(host: str) -> bool:
@@ -71,13 +72,16 @@ def validation_message(exc: RequestValidationError) -> str:
 
 
 def rag_error(exc: RagError) -> JSONResponse:
+    """The response for a library error: its one-line message, with the status its kind calls for."""
+    from ui.corpus import UploadRejected
+
     if isinstance(exc, QueueFull):
         return error(429, str(exc), "rate_limit_error", {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, BusyError):
         return error(503, str(exc), "server_busy", {"Retry-After": "10"})
-    if isinstance(exc, ConfigError) or exc.__class__.__name__ == "UploadRejected":
+    if isinstance(exc, (ConfigError, UploadRejected)):
         return error(400, str(exc))
-    if isinstance(exc, (IndexMissingError, CorpusError)):
+    if isinstance(exc, (IndexMissingError, IndexMismatchError, IndexCorruptError, IndexLockedError, CorpusError)):
         return error(409, str(exc), "not_ready")
     return error(500, str(exc), "server_error")
 

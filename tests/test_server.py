@@ -343,3 +343,12 @@ def test_a_taken_port_is_a_one_line_error(capsys):
         assert main(["serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"rag: error: cannot listen on 127.0.0.1:{port}") and "--port" in err and "\n" not in err
+
+
+def test_an_index_that_does_not_fit_is_a_one_line_409(settings):
+    Engine(settings, embedder=FakeEmbedder(name="another-embedder")).retriever()     # built with another model
+    bg, _ = start(settings)
+    with bg:
+        r = httpx.post(bg.url + "/v1/ask", json={"question": QUESTION})
+    assert r.status_code == 409 and "another-embedder" in r.json()["error"]["message"]
+    assert "\n" not in r.json()["error"]["message"]
