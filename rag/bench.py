@@ -51,6 +51,7 @@ SECTIONS = {
     "indexing": "Indexing a synthetic corpus",
     "retrieval": "Retrieval at scale",
     "chat": "The chat process",
+    "api": "The HTTP API (rag serve)",
 }
 
 
@@ -962,6 +963,9 @@ def write_report(res: dict, out: Path) -> Path:
             ["next answer", f"{_fmt(ch['next_answer_s'], 2)} s"],
             ["peak RSS of the chat process", f"{_fmt(ch['peak_rss_mb'])} MB"]])
     section("chat", body)
+    from .bench_api import report_lines
+
+    section("api", report_lines(res["api"], _fmt, _table) if res.get("api") else [])
     path = out / "BENCHMARKS.md"
     path.write_text("\n".join(str(x) for x in L).rstrip() + "\n", encoding="utf-8")
     return path
@@ -1095,6 +1099,9 @@ def run_bench(settings: Settings, *, quick: bool = False, out: str | Path = "ben
         prompt = max(prompts, key=len) if prompts else "Summarise the documents. " * 60
         step("llama_tuning", bench_llama_tuning, settings, plan, prompt, res)
         step("chat", bench_chat, settings, plan, qs, answer_index, res)
+        from .bench_api import bench_api
+
+        step("api", bench_api, settings, plan, qs, answer_index, res)
         step("indexing", bench_indexing, settings, plan, work, res)
         step("retrieval", bench_retrieval, settings, plan, qs, res)
     res["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -30,12 +30,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object (the Answer)")
     p.add_argument("-k", "--top-k", type=int, help="number of passages given to the model")
+    p.add_argument("--only", action="append", metavar="PATH_OR_GLOB",
+                   help="answer only from these documents: a path relative to the corpus, a folder or a glob "
+                        "pattern such as 'reports/*.pdf' (repeat for several)")
 
     p = sub.add_parser("ui", help="serve the chat window")
     _common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require a login (or set $RAG_AUTH)")
+
+    p = sub.add_parser("serve", help="serve the HTTP API (OpenAI-compatible chat, ask, search, documents, index)")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--token", help="require this bearer token (or set $RAG_API_TOKEN); needed beyond 127.0.0.1")
+
+    p = sub.add_parser("mcp", help="serve the documents to MCP clients (stdio, or streamable HTTP)")
+    _common(p)
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                   help="stdio (default: the MCP client starts this command) or streamable HTTP")
+    p.add_argument("--host", default="127.0.0.1", help="address for --transport http (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8001, help="port for --transport http (default 8001)")
+    p.add_argument("--token", help="require this bearer token over HTTP (or set $RAG_API_TOKEN)")
 
     p = sub.add_parser("eval", help="answer every question of a QA file and print the metrics")
     _common(p)
@@ -79,20 +96,35 @@ def cmd_index(args) -> int:
 
 def cmd_ask(args) -> int:
     from .answer import Answer
+    from .client import ask
+
+    settings = _settings(args)
+    warm = ask(settings, args.question, args.only)    # a running `rag serve` for this index, if any
+    if warm is not None:
+        url, result = warm
+        print(f"rag: answered by the running `rag serve` at {url}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False))
+            return 0
+        return _print_answer(result)
     from .pipeline import get_engine
 
-    engine = get_engine(_settings(args))
+    engine = get_engine(settings)
     if args.json:
-        print(json.dumps(engine.answer(args.question).to_dict(), ensure_ascii=False))
+        print(json.dumps(engine.answer(args.question, sources=args.only).to_dict(), ensure_ascii=False))
         return 0
     result = None
-    for event in engine.stream(args.question):
+    for event in engine.stream(args.question, sources=args.only):
         if isinstance(event, str):
             print(event, end="", flush=True)
         elif isinstance(event, Answer):
             result = event
     assert result is not None
     print("\r\033[K" if sys.stdout.isatty() else "\n", end="")
+    return _print_answer(result)
+
+
+def _print_answer(result) -> int:
     print("\nAnswer:", result.answer)
     label = "Closest passages (none answers the question):" if result.abstained else "Sources:"
     if result.citations:
@@ -111,6 +143,21 @@ def cmd_ui(args) -> int:
 
     auth = args.auth or os.environ.get("RAG_AUTH")
     serve(_settings(args), host=args.host, port=args.port, auth=auth)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .server import serve
+
+    serve(_settings(args), host=args.host, port=args.port, token=args.token or os.environ.get("RAG_API_TOKEN"))
+    return 0
+
+
+def cmd_mcp(args) -> int:
+    from .mcp_server import serve
+
+    serve(_settings(args), transport=args.transport, host=args.host, port=args.port,
+          token=args.token or os.environ.get("RAG_API_TOKEN"))
     return 0
 
 
@@ -149,8 +196,8 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "eval": cmd_eval, "bench": cmd_bench,
-            "models": cmd_models}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "serve": cmd_serve, "mcp": cmd_mcp,
+            "eval": cmd_eval, "bench": cmd_bench, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

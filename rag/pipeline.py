@@ -127,18 +127,20 @@ class Engine:
 
     # ------------------------------------------------------------------ answering
 
-    def stream(self, question: str, history=None) -> Iterator[object]:
-        """``history``: the conversation so far (see ``followup``); only retrieval uses it."""
+    def stream(self, question: str, history=None, sources=None) -> Iterator[object]:
+        """``history``: the conversation so far (see ``followup``); only retrieval uses it.
+        ``sources``: answer only from these documents (paths, folders or glob patterns; see ``scope``)."""
         s = self.settings
         t0 = time.monotonic()
         question, warnings = self._clean_question(question)
         query = followup.retrieval_query(question, history)
         retriever = self.retriever()
+        scope = retriever.scope(sources)
         snap = retriever.snapshot
         qvec = self.embedder.embed_query(query)
         t_embed = time.monotonic()
         stages: dict = {}   # dense_s, bm25_s, fusion_s: the parts of search_s
-        hits = retriever.search(query, s.candidates, query_vector=qvec, timings=stages)
+        hits = retriever.search(query, s.candidates, query_vector=qvec, timings=stages, scope=scope)
         t_search = time.monotonic()
         passages = evidence.select(query, qvec, hits, self.embedder, k=s.top_k)
         t_select = time.monotonic()
@@ -183,9 +185,9 @@ class Engine:
         answer.retrieval_query = query
         yield answer
 
-    def answer(self, question: str, history=None) -> Answer:
+    def answer(self, question: str, history=None, sources=None) -> Answer:
         result = None
-        for event in self.stream(question, history):
+        for event in self.stream(question, history, sources):
             result = event
         assert isinstance(result, Answer)
         return result

@@ -17,7 +17,7 @@ class VectorStore(Protocol):
 
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None: ...
     def remove(self, ids: Sequence[int]) -> int: ...
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+    def search(self, query: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[tuple[int, float]]: ...
     def vectors(self, ids: Sequence[int]) -> np.ndarray: ...
     def save(self, path: Path) -> None: ...
     def __len__(self) -> int: ...
@@ -147,12 +147,28 @@ class FaissStore:
             return 0
         return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if len(self) == 0 or k <= 0:
+    def search(self, query: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` nearest vectors; with ``ids``, only among those (FAISS skips every other id
+        while it searches, so ``k`` results come back whenever ``ids`` holds that many)."""
+        if len(self) == 0 or k <= 0 or (ids is not None and not len(ids)):
             return []
         q = np.ascontiguousarray(np.asarray(query, dtype=np.float32).reshape(1, -1))
-        scores, ids = self.index.search(q, min(k, len(self)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        if ids is None:
+            scores, found = self.index.search(q, min(k, len(self)))
+            return _pairs(found, scores)
+        faiss = self._faiss
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        k = min(k, len(ids), len(self))
+        if not self.approximate:
+            scores, found = self.index.search(q, k, params=faiss.SearchParameters(sel=selector))
+            return _pairs(found, scores)
+        # IVF: the usual lists first; when the chosen vectors lie elsewhere, every list.
+        for nprobe in dict.fromkeys((self.index.nprobe, self.index.nlist)):
+            scores, found = self.index.search(q, k, params=faiss.SearchParametersIVF(sel=selector, nprobe=nprobe))
+            hits = _pairs(found, scores)
+            if len(hits) == k:
+                break
+        return hits
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         if not len(ids):
@@ -171,6 +187,10 @@ class FaissStore:
 
         index = faiss.read_index(str(path))
         return cls(index.d, index)
+
+
+def _pairs(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
 # --------------------------------------------------------------------------- choosing a backend

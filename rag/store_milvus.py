@@ -285,16 +285,19 @@ class MilvusStore:
         self._count -= len(present)
         return len(present)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if len(self) == 0 or k <= 0:
+    def search(self, query: np.ndarray, k: int, ids: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` nearest vectors; with ``ids``, only among those (a filter expression that
+        Milvus applies while it searches)."""
+        if len(self) == 0 or k <= 0 or (ids is not None and not len(ids)):
             return []
         q = self._check(np.asarray(query, dtype=np.float32).reshape(1, -1))
-        limit = min(k, len(self))
+        limit = min(k, len(self)) if ids is None else min(k, len(ids), len(self))
         params: dict = {"metric_type": "IP"}
         if self.approximate:
             params["params"] = {"ef": max(64, 2 * limit)}
+        extra = {} if ids is None else {"filter": f"{ID} in {[int(i) for i in ids]}"}
         res = self.client.search(self.collection, data=[q[0].tolist()], limit=limit, output_fields=[ID],
-                                 search_params=params, consistency_level="Strong")
+                                 search_params=params, consistency_level="Strong", **extra)
         return [(int(hit["id"]), float(hit["distance"])) for hit in res[0]]
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:

@@ -104,6 +104,20 @@ def test_search_order_and_scores_are_exact_inner_products(backend, folder, rng):
     assert best == ids[57] and score == pytest.approx(1.0, abs=1e-5)
 
 
+def test_search_among_chosen_ids_gives_k_of_them(backend, folder, rng):
+    """A scoped question: the store searches only the chosen ids, so k results come back from them
+    even when every other vector is closer to the query."""
+    store, ids, vecs = filled(backend, folder, rng)
+    chosen = np.asarray(ids[150:200:3], dtype=np.int64)
+    q = vecs[0]                                  # its own vector (not chosen) is the nearest of all
+    scores = {i: float(v @ q) for i, v in zip(ids, vecs)}
+    expected = sorted(chosen.tolist(), key=lambda i: -scores[i])[:5]
+    assert [i for i, _ in store.search(q, 5, ids=chosen)] == expected
+    assert len(store.search(q, 50, ids=chosen[:4])) == 4
+    assert store.search(q, 5, ids=np.zeros(0, dtype=np.int64)) == []
+    assert store.search(q, 1)[0][0] == ids[0]
+
+
 def test_empty_store_and_small_k(backend, folder, rng):
     store = create_store(backend, folder, DIM)
     assert len(store) == 0

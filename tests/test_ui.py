@@ -116,9 +116,11 @@ class ScriptedEngine:
     def __init__(self, *events):
         self.events = events
         self.histories = []
+        self.scopes = []
 
-    def stream(self, question, history=None):
+    def stream(self, question, history=None, sources=None):
         self.histories.append(list(history or []))
+        self.scopes.append(sources)
         if not " ".join(question.split()):
             raise ConfigError("the question is empty; ask something about the documents")
         for event in self.events:
@@ -263,6 +265,26 @@ def test_follow_up_questions_pass_the_conversation_to_the_engine(seeds):
 
     cleared = handlers.new_chat()
     assert cleared[0] == [] and cleared[2] == [] and "rag-empty" in cleared[1]
+
+
+def test_the_document_picker_scopes_the_question(seeds):
+    c = citation()
+    engine = ScriptedEngine(Sources(QUESTION, [c], 0.1), Answer(QUESTION, "It is seen from 22 miles [1].", False, [c], {}))
+    handlers = ChatHandlers(Settings(seeds_dir=seeds), engine=engine)
+    list(handlers.respond(QUESTION, [], [], None, None, False, ["lighthouse.txt", "notes/*"]))
+    list(handlers.respond(QUESTION, [], [], None, None, False, []))
+    assert engine.scopes == [["lighthouse.txt", "notes/*"], None]
+    assert handlers.document_choices().choices == [("lighthouse.txt", "lighthouse.txt")]
+
+
+def test_a_scope_that_matches_nothing_is_a_chat_message(corpus, tmp_path):
+    from rag.pipeline import Engine
+    from conftest import FakeEmbedder, FakeGenerator
+
+    settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", chunk_tokens=40, chunk_overlap_tokens=8)
+    handlers = ChatHandlers(settings, engine=Engine(settings, embedder=FakeEmbedder(), generator=FakeGenerator()))
+    *_, (_, chat, *_rest) = handlers.respond(QUESTION, [], [], None, None, False, ["reports/*.pdf"])
+    assert "rag-error" in chat[-1]["content"] and "matches none" in chat[-1]["content"]
 
 
 def test_export_is_markdown_with_the_quotes_and_nothing_that_renders_as_html(seeds):

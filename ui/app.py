@@ -114,6 +114,10 @@ details.rag-earlier summary { cursor: pointer; font-size: 0.85em; color: var(--b
 details.rag-earlier[open] summary { margin-bottom: 0.4rem; }
 .rag-sources-query { font-size: 0.8em; color: var(--body-text-color-subdued); font-style: italic; overflow-wrap: anywhere; }
 #rag-chat-actions { gap: 0.5rem; justify-content: flex-start; }
+#rag-only .wrap-inner { position: relative; }
+#rag-only .wrap-inner:not(:has(.token)):not(:focus-within)::before {
+  content: "All documents, or choose some (files, folders, reports/*.pdf)"; position: absolute; left: 0.6rem;
+  top: 50%; transform: translateY(-50%); color: var(--body-text-color-subdued); font-size: 0.85em; pointer-events: none; }
 #rag-header { margin-bottom: 0.1rem; }
 .rag-status-box { padding: 0.2rem 0; }
 .rag-stats { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.5rem; }
@@ -185,10 +189,12 @@ class ChatHandlers:
     # ------------------------------------------------------------------ chat
 
     def respond(self, question: str, history: list[dict] | None, turns: list[dict] | None = None,
-                model: str | None = None, top_k=None, details: bool = False) -> Iterator[tuple]:
+                model: str | None = None, top_k=None, details: bool = False,
+                only: list[str] | None = None) -> Iterator[tuple]:
         """Chat event: yields (textbox, chat messages, sources panel, turns, export button) as the
         answer comes in. The passages are shown as soon as retrieval is done, the draft while the
-        model writes it, then the verified answer replaces the draft."""
+        model writes it, then the verified answer replaces the draft. ``only``: the documents
+        (paths, folders or patterns) to answer from; all when empty."""
         history = list(history or [])
         turns = list(turns or [])
         shown = " ".join((question or "").split())
@@ -204,7 +210,7 @@ class ChatHandlers:
         draft = ""
         try:
             engine = self.engine_for(model, top_k)
-            for event in engine.stream(question or "", history=turns):
+            for event in engine.stream(question or "", history=turns, sources=only or None):
                 if isinstance(event, Sources):
                     n = len(event.citations)
                     status = (f"Found {n} passage{'s' if n != 1 else ''}; writing the answer…" if n
@@ -272,6 +278,10 @@ class ChatHandlers:
         names = [d["source"] for d in docs]
         return (render.status_html(status), render.documents_html(docs, self.settings.seeds_dir),
                 gr.Dropdown(choices=names, value=None))
+
+    def document_choices(self):
+        """The documents the Chat tab's picker offers (what it holds already stays chosen)."""
+        return gr.Dropdown(choices=[d["source"] for d in corpus.documents(self.settings.seeds_dir)])
 
     def _rebuild(self, progress) -> str:
         def report(done: int, total: int) -> None:
@@ -373,6 +383,9 @@ def build_app(settings: Settings, *, engine=None, queue_size: int = QUEUE_SIZE) 
                             export = gr.DownloadButton("Export as Markdown", value=None, size="sm",
                                                        variant="secondary", scale=0, min_width=170,
                                                        interactive=False, elem_id="rag-export")
+                            only = gr.Dropdown(label="Only these documents", choices=[], value=[],
+                                               multiselect=True, allow_custom_value=True, show_label=False,
+                                               container=False, scale=1, min_width=220, elem_id="rag-only")
                     with gr.Column(scale=2, min_width=320):
                         sources = gr.HTML(render.sources_placeholder(), elem_id="rag-sources")
             with gr.Tab("Documents", id="documents"):
@@ -406,16 +419,19 @@ def build_app(settings: Settings, *, engine=None, queue_size: int = QUEUE_SIZE) 
                                           value=False, elem_id="rag-details")
 
         views = [status, doc_list, to_delete]
-        question.submit(h.respond, [question, chat, turns, model, top_k, details],
+        question.submit(h.respond, [question, chat, turns, model, top_k, details, only],
                         [question, chat, sources, turns, export], concurrency_id=LLM, api_visibility="private")
         new_chat.click(h.new_chat, None, [chat, sources, turns, export, question], queue=False,
                        api_visibility="private")
         chat.clear(h.new_chat, None, [chat, sources, turns, export, question], queue=False, api_visibility="private")
         upload.upload(h.add_documents, [upload, model], [doc_notice, *views, upload], concurrency_id=LLM,
-                      api_visibility="private")
+                      api_visibility="private").then(h.document_choices, None, only, queue=False,
+                                                     api_visibility="private")
         delete.click(h.delete_document, [to_delete, model], [doc_notice, *views], concurrency_id=LLM,
-                     api_visibility="private")
+                     api_visibility="private").then(h.document_choices, None, only, queue=False,
+                                                    api_visibility="private")
         reindex.click(h.rebuild, [model], [doc_notice, *views], concurrency_id=LLM, api_visibility="private")
+        demo.load(h.document_choices, None, only, queue=False, api_visibility="private")
         model.change(h.check_model, model, model_note, api_visibility="private")
         model.change(h.documents_view, model, views, queue=False, api_visibility="private")
         demo.load(h.documents_view, model, views, queue=False, api_visibility="private")

@@ -1,0 +1,88 @@
+"""How `rag ask` finds a running `rag serve` for the same index: a small file in the index folder.
+
+``rag serve`` writes ``<index>/serve.json`` (its loopback URL, pid, and what it serves; never the
+token) while it runs and removes it when it stops. ``find`` reads it and asks the server's /health
+whether it is alive and serves the same corpus, index and model, in well under a second.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from .config import Settings
+
+RECORD = "serve.json"
+HEALTH_TIMEOUT_S = 0.5
+
+
+def identity(settings: Settings) -> dict:
+    """What makes two processes answer alike: the corpus, the index and the model settings."""
+    return {"seeds_dir": str(Path(settings.seeds_dir).resolve()), "index_dir": str(Path(settings.index_dir).resolve()),
+            "model": settings.model, "llm_url": settings.llm_url, "llm_model": settings.llm_model,
+            "top_k": settings.top_k, "vector_store": settings.vector_store}
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL this machine reaches the server at (a server on every address is on 127.0.0.1 too)."""
+    if host in ("0.0.0.0", "", "::", "[::]", "localhost"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def recorded(settings: Settings, host: str, port: int, *, token_required: bool):
+    path = Path(settings.index_dir) / RECORD
+    record = {"url": local_url(host, port), "pid": os.getpid(), "token_required": token_required,
+              **identity(settings)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)
+    except OSError:
+        path = None            # a read-only index folder: `rag ask` simply will not find this server
+    try:
+        yield record
+    finally:
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(path.read_text()).get("pid") == os.getpid():
+                    path.unlink()
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def find(settings: Settings, token: str | None = None) -> str | None:
+    """The URL of a running `rag serve` that answers exactly as this process would, or None."""
+    try:
+        record = json.loads((Path(settings.index_dir) / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not _alive(record.get("pid")):
+        return None
+    if record.get("token_required") and not token:
+        return None
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        r = httpx.get(f"{record['url']}/health", headers=headers, timeout=HEALTH_TIMEOUT_S)
+        health = r.json() if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(health, dict):
+        return None
+    want = identity(settings)
+    if any(health.get(k) != v for k, v in want.items()):
+        return None
+    return record["url"]
