@@ -142,9 +142,14 @@ def _same_word(fact: str, scope_words: set[str]) -> bool:
 def check(claim: str, passage: str, question: str = "", context: str = "") -> str:
     """'' when one statement of ``passage`` states ``claim``; otherwise why not. ``context`` is the
     text around the passage (its chunk), where the topic a question names may be."""
+    return find(claim, passage, question, context)[0]
+
+
+def find(claim: str, passage: str, question: str = "", context: str = "") -> tuple[str, Statement | None]:
+    """('', the statement that states ``claim``) or (why none does, None)."""
     f = facts(claim, question, passage)
     if not f.new:
-        return ""
+        return "", None
     lower = lowercase_words(context, passage, claim, question)
     # the words that state the relation: not the facts themselves, nor the names the question gives
     relation = relation_words(claim) - relation_words(" ".join(f.new | f.asked | f.names))
@@ -162,10 +167,54 @@ def check(claim: str, passage: str, question: str = "", context: str = "") -> st
             if not why:
                 why = same_direction(claim, st.text)
                 if not why:
-                    return ""
+                    return "", st
             reason = why
             break
-    return reason
+    return reason, None
+
+
+def alternatives(claim: str, statement: Statement, question: str) -> tuple[str, list[str]]:
+    """The first new fact of ``claim`` as it writes it, and the other facts of the same kind that
+    ``statement`` gives (names for a name, numbers for a number), as written there: what else the
+    statement might be saying fills the question's gap."""
+    lower = lowercase_words(statement.sentence, claim, question)
+    q_words = set(words(question.replace(".", "")))
+    q_numbers = numbers(question)
+    for m in _NUMBER_SPAN.finditer(claim):
+        if numbers(m.group(0)) - q_numbers:
+            others = [n.group(0) for n in _NUMBER_SPAN.finditer(statement.text)
+                      if not numbers(n.group(0)) & numbers(claim) and not numbers(n.group(0)) & q_numbers
+                      and _number_kind(n.group(0)) == _number_kind(m.group(0))]
+            return m.group(0), list(dict.fromkeys(others))
+    spans = _name_spans(claim, lower)
+    new = [(text, folded) for text, folded in spans if not all(mentioned(w, q_words) for w in folded.split())]
+    if not new:
+        return "", []
+    claim_words = set(words(claim.replace(".", "")))
+    others = [text for text, folded in _name_spans(statement.text, lower)
+              if not any(mentioned(w, claim_words) or mentioned(w, q_words) for w in folded.split())]
+    return new[0][0], list(dict.fromkeys(others))
+
+
+_NUMBER_SPAN = re.compile(r"[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")
+
+
+def _number_kind(span: str) -> tuple:
+    """What a written number measures, roughly: money, a share, a year, a scale word, a plain number."""
+    digits = span.lstrip("$£€")
+    return (span[:1] in "$£€", "%" in span or "per" in span, bool(re.fullmatch(r"(1[5-9]|20)\d\d", digits)),
+            any(w in span for w in ("million", "billion", "thousand")))
+
+
+def _name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
+    """(as written, folded) for each run of capitalised words of ``text``."""
+    toks = list(_TOKEN.finditer(text))
+    out = []
+    for pos, folded in _name_runs(text, lower):
+        n = len(folded.split())
+        a, b = toks[pos].start(), toks[pos + n - 1].end()
+        out.append((text[a:b].rstrip(".-'’").removesuffix("'s").removesuffix("’s"), folded))
+    return out
 
 
 def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earlier: str,

@@ -222,6 +222,48 @@ class LlamaCppGenerator:
         return {c: m / total for c, m in mass.items()}
 
 
+    def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:
+        """The log-probability the model gives each of ``continuations`` right after ``prompt`` (the
+        sum over its tokens). The prompt is read once, its common prefix with the last prompt kept
+        in llama.cpp's KV cache; each continuation then costs one step per token."""
+        import numpy as np
+
+        llm = self._load()
+        if not self._lock.acquire(timeout=self.wait_s):
+            raise BusyError(f"the model is busy: other questions kept it for {self.wait_s:g} s; "
+                            "try again in a moment")
+        try:
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            keep = min(_common_prefix(llm, tokens), len(tokens) - 1)
+            llm.n_tokens = keep
+            llm.eval(tokens[keep:])
+            base = llm.n_tokens
+            first = _logprobs(llm, np)
+            out = []
+            for text in continuations:
+                ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+                if len(tokens) + len(ids) >= self.n_ctx:
+                    raise ValueError(f"prompt and continuation do not fit the context of {self.n_ctx}")
+                llm.n_tokens = base
+                total, logp = 0.0, first
+                for i, tok in enumerate(ids):
+                    total += float(logp[tok])
+                    if i + 1 < len(ids):
+                        llm.eval([tok])
+                        logp = _logprobs(llm, np)
+                out.append(total)
+            llm.n_tokens = base
+            return out
+        finally:
+            self._lock.release()
+
+
+def _logprobs(llm, np):
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).astype(np.float64)
+    logits -= logits.max()
+    return logits - np.log(np.exp(logits).sum())
+
+
 def _common_prefix(llm, tokens: list[int]) -> int:
     """How many leading prompt tokens llama.cpp already has in its KV cache."""
     try:
