@@ -98,7 +98,7 @@ def cmd_ask(args) -> int:
     if result.citations:
         print("\n" + label)
     for c in result.citations:
-        page = f", page {c.page}" if c.page else ""
+        page = f", {c.location}" if c.location else f", page {c.page}" if c.page else ""
         also = f" (also in {', '.join(a['source'] for a in c.also)})" if c.also else ""
         print(f"[{c.n}] {c.source}{page} [{c.start}:{c.end}]{also}\n    “{c.quote}”")
     for w in result.warnings:

@@ -2,7 +2,9 @@
 
 The text a Document carries is *the* decoded text of its file: citations are character offsets
 into it, and ``read_text`` gives anyone the same text to check a quote against. Both go through
-``extract_text``, the one per-format extraction (plain text, HTML, PDF text layer, .docx).
+``extract``, the one per-format extraction (plain text, HTML, PDF text layer, .docx, and the
+readers of the other modules: spreadsheets and CSV in ``rag.sheets``). A reader may also mark
+named regions of its text (a sheet, a slide, a heading path): see ``rag.regions``.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import hashlib
 import io
 import logging
 import os
-import re
 import threading
 import time
 import zipfile
@@ -20,16 +21,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from .regions import Region, location
+
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
+CSV_SUFFIXES = {".csv", ".tsv"}
+# The readers of the other kinds of file: suffix -> (module of rag, its function giving text and regions).
+READERS = {
+    ".xlsx": ("sheets", "xlsx_text"), ".xlsm": ("sheets", "xlsx_text"),
+    ".pptx": ("slides", "pptx_text"),
+    ".epub": ("ebooks", "epub_text"),
+    ".eml": ("mail", "eml_text"),
+}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | CSV_SUFFIXES | set(READERS)
+STREAMED_SUFFIXES = TEXT_SUFFIXES | CSV_SUFFIXES   # text files, read and indexed a block at a time
 MAX_FILE_BYTES = 200 * 1024 * 1024
 PDF_TIME_BUDGET_S = 30.0          # wall-clock budget for one PDF's text extraction (checked between pages;
                                   # when indexing, also enforced by stopping the worker process)
 PDF_MAX_PAGES = 10_000
-DOCX_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024   # guards against zip bombs
+DOCX_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024   # guards against zip bombs (.docx, .xlsx, .pptx, .epub)
+ZIP_MAX_RATIO = 200               # uncompressed / compressed bytes of a whole archive; text rarely passes 20
 TEXT_BLOCK_BYTES = 1 << 20        # plain-text files are read and decoded a block at a time
 
 
@@ -39,10 +52,16 @@ class Document:
     text: str
     sha256: str                 # of the file's bytes
     pages: tuple[int, ...] = ()  # character offset where each page starts (paged formats only)
+    regions: tuple[Region, ...] = ()   # named parts: sheets, slides, chapters, heading paths
 
     def page_at(self, offset: int) -> int | None:
         """1-based page number holding ``offset``, or None for unpaged documents."""
         return page_of(self.pages, offset)
+
+    def location(self, start: int, end: int) -> str:
+        """Where ``text[start:end]`` is, in words ("Sheet1, row 12", "slide 3"); "" when unnamed."""
+        head = self.text[self.text.rfind("\n", 0, start) + 1:start]
+        return location(self.regions, self.pages, start, end, self.text[start:end], head)
 
     def __repr__(self) -> str:
         return f"Document({self.source!r}, {len(self.text):,} chars, sha256={self.sha256[:10]})"
@@ -271,59 +290,112 @@ def reader_version(path: Path) -> str:
 
     suffix = Path(path).suffix.lower()
     if suffix in HTML_SUFFIXES:
-        return f"html-1 beautifulsoup4-{version('beautifulsoup4')} lxml-{version('lxml')}"
+        return f"html-2 beautifulsoup4-{version('beautifulsoup4')} lxml-{version('lxml')}"
     if suffix in PDF_SUFFIXES:
         return f"pdf-1 pypdf-{version('pypdf')}"
     if suffix in DOCX_SUFFIXES:
-        return f"docx-1 python-docx-{version('python-docx')}"
+        return f"docx-2 python-docx-{version('python-docx')}"
+    if suffix in CSV_SUFFIXES:
+        return "csv-1"
+    if suffix in (".md", ".markdown"):
+        return "markdown-2"
+    if suffix in READERS:
+        return _READER_VERSIONS[READERS[suffix][0]](version)
     return "text-1"
 
 
+_READER_VERSIONS = {
+    "sheets": lambda version: f"xlsx-1 openpyxl-{version('openpyxl')}",
+    "slides": lambda version: f"pptx-1 python-pptx-{version('python-pptx')}",
+    "ebooks": lambda version: f"epub-1 html-2 lxml-{version('lxml')}",
+    "mail": lambda version: "eml-1 html-2",
+}
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a reader makes of a file: its text, where its pages start, its named regions."""
+    text: str
+    pages: tuple[int, ...] = ()
+    regions: tuple[Region, ...] = ()
+
+
+def stream_pieces(path: Path, pieces: Iterator[str]) -> tuple[Iterator[str], Sequence[Region]]:
+    """The stored text of a streamed file (see STREAMED_SUFFIXES) from its decoded text in pieces,
+    and its regions (complete once the pieces have all been read)."""
+    from .headings import MARKDOWN_SUFFIXES, MarkdownHeadings
+
+    suffix = Path(path).suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        from .sheets import CSV_REGIONS, csv_lines
+
+        return csv_lines(pieces, suffix), CSV_REGIONS
+    if suffix in MARKDOWN_SUFFIXES:
+        headings = MarkdownHeadings()
+        return headings.scan(pieces), headings.regions
+    return pieces, ()
+
+
 def extract_text(path: Path, data: bytes, *, isolated: bool = False) -> tuple[str, tuple[int, ...]]:
-    """The text of a file's bytes, chosen by its suffix, and the page start offsets (PDF only).
+    """The text of a file's bytes and the page start offsets (PDF only): see ``extract``."""
+    got = extract(path, data, isolated=isolated)
+    return got.text, got.pages
+
+
+def extract(path: Path, data: bytes, *, isolated: bool = False) -> Extracted:
+    """The text of a file's bytes, chosen by its suffix, with its pages and regions.
 
     ``isolated``: extract a PDF in a worker process that is stopped when it runs over
     PDF_TIME_BUDGET_S (a page that never finishes cannot hold up a rebuild)."""
     suffix = Path(path).suffix.lower()
     if suffix in HTML_SUFFIXES:
-        return html_text(data), ()
+        from .html import html_parts
+
+        return Extracted(*_no_pages(html_parts(data)))
     if suffix in PDF_SUFFIXES:
-        return pdf_text_isolated(data) if isolated else pdf_text(data)
+        return Extracted(*(pdf_text_isolated(data) if isolated else pdf_text(data)))
     if suffix in DOCX_SUFFIXES:
-        return docx_text(data), ()
-    return decode_text(data), ()
+        from .word import docx_parts
+
+        return Extracted(*_no_pages(docx_parts(data)))
+    if suffix in READERS:
+        import importlib
+
+        module, function = READERS[suffix]
+        read = getattr(importlib.import_module(f".{module}", __package__), function)
+        return Extracted(*_no_pages(read(data)))
+    if suffix in STREAMED_SUFFIXES:
+        pieces, regions = stream_pieces(path, iter((decode_text(data),)))
+        text = "".join(pieces)
+        return Extracted(text, (), tuple(regions))
+    return Extracted(decode_text(data))
 
 
-_HTML_DROP = ("script", "style", "noscript", "template", "head", "meta", "link", "title", "iframe", "object",
-              "embed", "svg", "canvas")
-_HTML_BLOCKS = {
-    "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog", "div", "dl",
-    "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-    "hgroup", "hr", "html", "legend", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
-    "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
-}
+def _no_pages(got: tuple[str, tuple[Region, ...]]) -> tuple[str, tuple[int, ...], tuple[Region, ...]]:
+    return got[0], (), got[1]
+
+
+def check_zip(data: bytes, limit: int | None = None) -> None:
+    """Refuse an archive (.docx, .xlsx, .pptx, .epub) that would unpack to too much: a zip bomb.
+    Reads only the archive's directory; a file that is not a zip passes (its reader says why)."""
+    limit = DOCX_MAX_UNZIPPED_BYTES if limit is None else limit
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return
+    if total > limit:
+        raise UnreadableDocument(f"too large when unzipped ({total:,} bytes; limit {limit:,})")
+    if total > 10 * 1024 * 1024 and total > ZIP_MAX_RATIO * len(data):
+        raise UnreadableDocument(f"compressed too well to be a document ({total // max(1, len(data)):,}:1; "
+                                 f"a zip bomb?)")
 
 
 def html_text(data: bytes) -> str:
-    """Visible text of an HTML page: one line per block element, whitespace inside a line collapsed."""
-    from bs4 import BeautifulSoup, Comment, Declaration, Doctype, ProcessingInstruction
+    """Visible text of an HTML page (see ``rag.html``)."""
+    from .html import html_parts
 
-    try:
-        soup = BeautifulSoup(data, "lxml")
-    except Exception as exc:  # lxml is lenient; this is for truly broken input
-        raise UnreadableDocument(f"malformed HTML ({type(exc).__name__})") from None
-    for tag in soup.find_all(_HTML_DROP):
-        tag.decompose()
-    for node in soup.find_all(string=lambda s: isinstance(s, (Comment, Declaration, Doctype,
-                                                              ProcessingInstruction))):
-        node.extract()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for tag in soup.find_all(_HTML_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (re.sub(r"\s+", " ", line).strip() for line in soup.get_text().split("\n"))
-    return "\n".join(line for line in lines if line)
+    return html_parts(data)[0]
 
 
 def pdf_text(data: bytes, *, time_budget: float | None = None,
@@ -370,7 +442,7 @@ def pdf_text(data: bytes, *, time_budget: float | None = None,
     except UnreadableDocument:
         raise
     except Exception as exc:  # pypdf raises many kinds of errors on damaged files
-        raise UnreadableDocument(f"malformed PDF ({_short(exc)})") from None
+        raise UnreadableDocument(f"malformed PDF ({short_reason(exc)})") from None
     text = "".join(parts)
     if not text.strip():
         raise UnreadableDocument("no text layer (scanned PDF?)")
@@ -433,39 +505,14 @@ def pdf_text_isolated(data: bytes) -> tuple[str, tuple[int, ...]]:
 
 
 def docx_text(data: bytes) -> str:
-    """Paragraphs and table cells of a .docx body, in document order, one per line."""
-    import docx
-    from docx.table import Table
+    """Paragraphs and tables of a .docx body (see ``rag.word``)."""
+    from .word import docx_parts
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if sum(info.file_size for info in zf.infolist()) > DOCX_MAX_UNZIPPED_BYTES:
-                raise UnreadableDocument("too large when unzipped")
-        document = docx.Document(io.BytesIO(data))
-        lines: list[str] = []
-
-        def walk(container) -> None:
-            for item in container.iter_inner_content():
-                if isinstance(item, Table):
-                    for row in item.rows:
-                        seen: set[int] = set()
-                        for cell in row.cells:
-                            if id(cell._tc) in seen:  # merged cells repeat across the row
-                                continue
-                            seen.add(id(cell._tc))
-                            walk(cell)
-                else:
-                    lines.append(item.text)
-
-        walk(document)
-    except UnreadableDocument:
-        raise
-    except Exception as exc:
-        raise UnreadableDocument(f"not a readable .docx file ({_short(exc)})") from None
-    return "\n".join(line.strip() for line in lines if line.strip())
+    return docx_parts(data)[0]
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
+    """An exception as a short one-line reason."""
     msg = " ".join(str(exc).split())
     msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
     return msg if len(msg) <= 120 else msg[:117] + "..."
@@ -480,7 +527,8 @@ def read_text(path: Path) -> str:
 def read_document(path: Path, source: str, *, isolated: bool = False) -> Document:
     path = Path(path)
     data = read_bytes(path)
-    text, pages = extract_text(path, data, isolated=isolated)
-    if not text.strip():
+    got = extract(path, data, isolated=isolated)
+    if not got.text.strip():
         raise UnreadableDocument("empty (no text)")
-    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages)
+    return Document(source=source, text=got.text, sha256=hashlib.sha256(data).hexdigest(), pages=got.pages,
+                    regions=got.regions)

@@ -162,7 +162,8 @@ def sources_panel(citations: list[Citation], kind: str, question: str, seeds_dir
 
 
 def citation_card(c: Citation, seeds_dir: Path, kind: str = CITED, anchor: str | None = None) -> str:
-    page = f'<span class="rag-page">page {c.page}</span>' if c.page else ""
+    where = c.location or (f"page {c.page}" if c.page else "")
+    page = f'<span class="rag-page" title="{esc(where)}">{esc(where)}</span>' if where else ""
     head = (f'<div class="rag-card-head"><span class="rag-n">{c.n}</span>'
             f'<span class="rag-file" title="{esc(c.source)}">{esc(c.source)}</span>{page}'
             f'<span class="rag-score" title="retrieval score">score {c.score:.2f}</span></div>')
@@ -242,7 +243,7 @@ def export_markdown(turns: list[dict], title: str = "Ask your documents") -> str
         if cites:
             lines += ["Closest passages (none answers the question):" if t.get("abstained") else "Sources:", ""]
         for c in cites:
-            page = f", page {c['page']}" if c.get("page") else ""
+            page = f", {c['location']}" if c.get("location") else f", page {c['page']}" if c.get("page") else ""
             where = f"`{c.get('source', '')}`{page}, characters {c.get('start')}–{c.get('end')}"
             lines.append(f"[{c.get('n')}] {where}, score {float(c.get('score', 0.0)):.2f}")
             lines.append(f"> {_md_text(' '.join(str(c.get('quote', '')).split()))}")
@@ -304,7 +305,8 @@ def notice(messages: list[str], errors: list[str]) -> str:
 def citation_from_dict(d: dict) -> Citation:
     return Citation(n=int(d.get("n", 0)), source=str(d.get("source", "")), chunk_id=str(d.get("chunk_id", "")),
                     start=int(d.get("start", 0)), end=int(d.get("end", 0)), quote=str(d.get("quote", "")),
-                    score=float(d.get("score", 0.0)), page=d.get("page"), also=list(d.get("also") or []))
+                    score=float(d.get("score", 0.0)), page=d.get("page"), also=list(d.get("also") or []),
+                    location=str(d.get("location") or ""))
 
 
 def earlier_sources(turns: list[dict], seeds_dir: Path) -> str:

@@ -1,0 +1,160 @@
+"""Spreadsheets and CSV as text: one line per row, every cell named by its column's header.
+
+A row is stored as ``Row 12: Region: Kanto; Tonnes: 1,250; Year: 2024`` (the number is the row a
+spreadsheet program shows; empty cells are left out), so a question about one cell is answered
+from the line that holds it, and a citation can name the row (see ``rag.regions``).
+
+CSV and TSV are read as a stream of text pieces (a file is never held whole); .xlsx through
+openpyxl, formulas as the values Excel last calculated, merged cells as the merged value.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable, Iterator, Sequence
+
+from .documents import UnreadableDocument, check_zip, short_reason
+from .regions import ROWS, Region, row_line
+from .tables import Header, clean_cell
+
+SNIFF_CHARS = 64 * 1024          # the text the delimiter is guessed from
+FULL_LOAD_BYTES = 20 * 1024 * 1024   # larger workbooks are streamed (merged cells are then not filled)
+MAX_CELL_CHARS = 1_000_000
+MAX_FIELD_CHARS = 256 * 1024 * 1024   # a CSV field may be as long as a file may be
+
+
+# --------------------------------------------------------------------------- rows to lines
+
+def rows_to_lines(rows: Iterable[tuple[int, Sequence]]) -> Iterator[str]:
+    """(row number, cell values) → one stored line per row with data, each ending in a newline."""
+    header = Header()
+    for number, values in rows:
+        cells = [clean_cell(v) for v in values]
+        if not any(cells) or header.take(cells):
+            continue
+        yield row_line(number, ((header.name(i), c) for i, c in enumerate(cells) if c)) + "\n"
+
+
+# --------------------------------------------------------------------------- CSV / TSV, streamed
+
+def _lines(pieces: Iterable[str]) -> Iterator[str]:
+    """The lines of the text made of ``pieces``, each ending in "\n" ("\r\n" and "\r" end lines
+    too); the same lines however the text is cut into pieces."""
+    rest = ""
+    for piece in pieces:
+        rest += piece
+        cr = rest.endswith("\r")        # maybe the first half of a "\r\n" cut between two pieces
+        rest = rest[:-1] if cr else rest
+        rest = rest.replace("\r\n", "\n").replace("\r", "\n")
+        pos = 0
+        while (nl := rest.find("\n", pos)) >= 0:
+            yield rest[pos:nl + 1]
+            pos = nl + 1
+        rest = rest[pos:]
+        rest += "\r" if cr else ""
+    if rest:
+        for line in rest.replace("\r", "\n").removesuffix("\n").split("\n"):
+            yield line + "\n"
+
+
+def _sniff(sample: str, suffix: str) -> str:
+    if suffix == ".tsv":
+        return "\t"
+    sample = sample[:sample.rfind("\n") + 1] or sample
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def csv_lines(pieces: Iterable[str], suffix: str = ".csv") -> Iterator[str]:
+    """The stored text of a CSV/TSV file whose decoded text comes in ``pieces``, a line per row."""
+    it = iter(pieces)
+    head: list[str] = []
+    size = 0
+    for piece in it:
+        head.append(piece)
+        size += len(piece)
+        if size >= SNIFF_CHARS:
+            break
+    delimiter = _sniff("".join(head)[:SNIFF_CHARS], suffix)
+
+    def all_pieces() -> Iterator[str]:
+        yield from head
+        yield from it
+
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
+    reader = csv.reader(_lines(all_pieces()), delimiter=delimiter)
+    batch: list[str] = []
+    size = 0
+    try:
+        for line in rows_to_lines(enumerate(reader, 1)):   # handed on in pieces of about SNIFF_CHARS
+            batch.append(line)
+            size += len(line)
+            if size >= SNIFF_CHARS:
+                yield "".join(batch)
+                batch, size = [], 0
+        if batch:
+            yield "".join(batch)
+    except csv.Error as exc:
+        raise UnreadableDocument(f"malformed {suffix.lstrip('.').upper()} ({short_reason(exc)})") from None
+
+
+CSV_REGIONS = (Region(0, "", ROWS),)
+
+
+# --------------------------------------------------------------------------- .xlsx
+
+def xlsx_text(data: bytes) -> tuple[str, tuple[Region, ...]]:
+    """Every sheet's rows, a region per sheet (its label is the sheet's name)."""
+    import openpyxl
+
+    check_zip(data)
+    read_only = len(data) > FULL_LOAD_BYTES
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=read_only, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds of errors on damaged or encrypted files
+        raise UnreadableDocument(_xlsx_problem(data, exc)) from None
+    parts: list[str] = []
+    regions: list[Region] = []
+    offset = 0
+    try:
+        for sheet in book.worksheets:
+            lines = list(rows_to_lines(_sheet_rows(sheet, read_only)))
+            if not lines:
+                continue
+            regions.append(Region(offset, sheet.title, ROWS))
+            for line in lines:
+                parts.append(line)
+                offset += len(line)
+    except UnreadableDocument:
+        raise
+    except Exception as exc:
+        raise UnreadableDocument(f"not a readable .xlsx file ({short_reason(exc)})") from None
+    finally:
+        if read_only:
+            book.close()
+    return "".join(parts), tuple(regions)
+
+
+def _sheet_rows(sheet, read_only: bool) -> Iterator[tuple[int, list]]:
+    merged: dict[int, list[tuple[int, object]]] = {}     # row -> (column, value) of merged cells
+    if not read_only:
+        for rng in sheet.merged_cells.ranges:
+            value = sheet.cell(rng.min_row, rng.min_col).value
+            for r in range(rng.min_row, rng.max_row + 1):
+                merged.setdefault(r, []).extend((c, value) for c in range(rng.min_col, rng.max_col + 1))
+    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        values = list(values)
+        for c, value in merged.get(number, ()):
+            values.extend([None] * (c - len(values)))
+            values[c - 1] = value
+        if any(isinstance(v, str) and len(v) > MAX_CELL_CHARS for v in values):
+            raise UnreadableDocument(f"a cell in sheet {sheet.title!r} holds over {MAX_CELL_CHARS:,} characters")
+        yield number, values
+
+
+def _xlsx_problem(data: bytes, exc: BaseException) -> str:
+    if data.startswith(b"\xd0\xcf\x11\xe0"):    # an OLE container: what Excel writes for a password
+        return "password-protected or old-format (.xls) workbook"
+    return f"not a readable .xlsx file ({short_reason(exc)})"
