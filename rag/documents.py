@@ -12,10 +12,7 @@ import bisect
 import codecs
 import hashlib
 import io
-import logging
 import os
-import threading
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +28,8 @@ CSV_SUFFIXES = {".csv", ".tsv"}
 # The readers of the other kinds of file: suffix -> (module of rag, its function giving text and regions).
 READERS = {
     ".xlsx": ("sheets", "xlsx_text"), ".xlsm": ("sheets", "xlsx_text"),
+    ".png": ("ocr", "image_text"), ".jpg": ("ocr", "image_text"), ".jpeg": ("ocr", "image_text"),
+    ".tif": ("ocr", "image_text"), ".tiff": ("ocr", "image_text"),
     ".pptx": ("slides", "pptx_text"),
     ".epub": ("ebooks", "epub_text"),
     ".eml": ("mail", "eml_text"),
@@ -292,7 +291,7 @@ def reader_version(path: Path) -> str:
     if suffix in HTML_SUFFIXES:
         return f"html-2 beautifulsoup4-{version('beautifulsoup4')} lxml-{version('lxml')}"
     if suffix in PDF_SUFFIXES:
-        return f"pdf-1 pypdf-{version('pypdf')}"
+        return f"pdf-2 pypdf-{version('pypdf')} pypdfium2-{version('pypdfium2')} tesseract-{_tesseract() or 'none'}"
     if suffix in DOCX_SUFFIXES:
         return f"docx-2 python-docx-{version('python-docx')}"
     if suffix in CSV_SUFFIXES:
@@ -309,6 +308,7 @@ _READER_VERSIONS = {
     "slides": lambda version: f"pptx-1 python-pptx-{version('python-pptx')}",
     "ebooks": lambda version: f"epub-1 html-2 lxml-{version('lxml')}",
     "mail": lambda version: "eml-1 html-2",
+    "ocr": lambda version: f"ocr-1 tesseract-{_tesseract() or 'none'}",
 }
 
 
@@ -342,18 +342,22 @@ def extract_text(path: Path, data: bytes, *, isolated: bool = False) -> tuple[st
     return got.text, got.pages
 
 
-def extract(path: Path, data: bytes, *, isolated: bool = False) -> Extracted:
+def extract(path: Path, data: bytes, *, isolated: bool = False,
+            ocr_progress: Callable[[int, int], None] | None = None) -> Extracted:
     """The text of a file's bytes, chosen by its suffix, with its pages and regions.
 
-    ``isolated``: extract a PDF in a worker process that is stopped when it runs over
-    PDF_TIME_BUDGET_S (a page that never finishes cannot hold up a rebuild)."""
+    ``isolated``: read a PDF in a worker process that is stopped when it runs over its time
+    (a page that never finishes cannot hold up a rebuild; see ``rag.pdf``).
+    ``ocr_progress(done, total)``: called after each PDF page read by OCR."""
     suffix = Path(path).suffix.lower()
     if suffix in HTML_SUFFIXES:
         from .html import html_parts
 
         return Extracted(*_no_pages(html_parts(data)))
     if suffix in PDF_SUFFIXES:
-        return Extracted(*(pdf_text_isolated(data) if isolated else pdf_text(data)))
+        from .pdf import pdf_extract
+
+        return Extracted(*pdf_extract(data, isolated=isolated, progress=ocr_progress))
     if suffix in DOCX_SUFFIXES:
         from .word import docx_parts
 
@@ -362,8 +366,8 @@ def extract(path: Path, data: bytes, *, isolated: bool = False) -> Extracted:
         import importlib
 
         module, function = READERS[suffix]
-        read = getattr(importlib.import_module(f".{module}", __package__), function)
-        return Extracted(*_no_pages(read(data)))
+        got = getattr(importlib.import_module(f".{module}", __package__), function)(data)
+        return Extracted(*got) if len(got) == 3 else Extracted(*_no_pages(got))
     if suffix in STREAMED_SUFFIXES:
         pieces, regions = stream_pieces(path, iter((decode_text(data),)))
         text = "".join(pieces)
@@ -391,117 +395,28 @@ def check_zip(data: bytes, limit: int | None = None) -> None:
                                  f"a zip bomb?)")
 
 
+def join_pages(pages: Sequence[str]) -> tuple[str, tuple[int, ...]]:
+    """Pages separated by a blank line, and the offset where each starts."""
+    starts, offset = [], 0
+    for i, page in enumerate(pages):
+        offset += 2 if i else 0
+        starts.append(offset)
+        offset += len(page)
+    return "\n\n".join(pages), tuple(starts)
+
+
+def stop_pdf_worker(kill: bool = False) -> None:
+    """Stop the process that reads PDFs while indexing (see ``rag.pdf``)."""
+    from .pdf import stop_pdf_worker as stop
+
+    stop(kill)
+
+
 def html_text(data: bytes) -> str:
     """Visible text of an HTML page (see ``rag.html``)."""
     from .html import html_parts
 
     return html_parts(data)[0]
-
-
-def pdf_text(data: bytes, *, time_budget: float | None = None,
-             max_pages: int | None = None) -> tuple[str, tuple[int, ...]]:
-    """The text layer of a PDF, pages separated by a blank line, and the offset where each page starts.
-
-    Bounded: extraction stops with UnreadableDocument once it has run longer than ``time_budget``
-    seconds (checked between pages) or the PDF has more than ``max_pages`` pages.
-    """
-    from pypdf import PdfReader
-
-    # pypdf logs a warning for every damage it repairs; a damaged file is reported as a Skipped instead.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    time_budget = PDF_TIME_BUDGET_S if time_budget is None else time_budget
-    max_pages = PDF_MAX_PAGES if max_pages is None else max_pages
-    deadline = time.monotonic() + time_budget
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            try:  # "owner password only" PDFs open with an empty user password
-                opened = reader.decrypt("")
-            except Exception:
-                opened = 0
-            if not opened:
-                raise UnreadableDocument("encrypted PDF")
-        n = len(reader.pages)
-        if n == 0:
-            raise UnreadableDocument("PDF has no pages")
-        if n > max_pages:
-            raise UnreadableDocument(f"too many pages ({n:,}; limit {max_pages:,})")
-        parts: list[str] = []
-        pages: list[int] = []
-        offset = 0
-        for i in range(n):
-            if time.monotonic() > deadline:
-                raise UnreadableDocument(f"PDF text extraction took too long (over {time_budget:g} s)")
-            page_text = (reader.pages[i].extract_text() or "").strip().replace("\x00", "")
-            if parts:
-                parts.append("\n\n")
-                offset += 2
-            pages.append(offset)
-            parts.append(page_text)
-            offset += len(page_text)
-    except UnreadableDocument:
-        raise
-    except Exception as exc:  # pypdf raises many kinds of errors on damaged files
-        raise UnreadableDocument(f"malformed PDF ({short_reason(exc)})") from None
-    text = "".join(parts)
-    if not text.strip():
-        raise UnreadableDocument("no text layer (scanned PDF?)")
-    return text, tuple(pages)
-
-
-_pdf_pool = None
-_pdf_pool_lock = threading.Lock()
-PDF_WORKER_START_S = 120.0        # how long a worker process may take to start (a busy machine)
-
-
-def _pdf_worker():
-    """The process that extracts PDF text while indexing (started once, stopped by stop_pdf_worker)."""
-    global _pdf_pool
-    with _pdf_pool_lock:
-        if _pdf_pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # forkserver: workers start from a clean process, not a fork of this (threaded) one.
-            _pdf_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
-        return _pdf_pool
-
-
-def stop_pdf_worker(kill: bool = False) -> None:
-    global _pdf_pool
-    with _pdf_pool_lock:
-        pool, _pdf_pool = _pdf_pool, None
-    if pool is None:
-        return
-    if kill:
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _load_pdf_reader() -> bool:
-    import pypdf  # noqa: F401
-
-    return True
-
-
-def pdf_text_isolated(data: bytes) -> tuple[str, tuple[int, ...]]:
-    """``pdf_text`` in a worker process, stopped once it runs PDF_TIME_BUDGET_S (plus a second)."""
-    from concurrent.futures import TimeoutError as FutureTimeout
-    from concurrent.futures.process import BrokenProcessPool
-
-    budget, max_pages = PDF_TIME_BUDGET_S, PDF_MAX_PAGES
-    try:
-        pool = _pdf_worker()
-        pool.submit(_load_pdf_reader).result(timeout=PDF_WORKER_START_S)  # time the PDF only, not the start
-        future = pool.submit(pdf_text, data, time_budget=budget, max_pages=max_pages)
-        return future.result(timeout=max(budget, 0.0) + 1.0)
-    except FutureTimeout:
-        stop_pdf_worker(kill=True)
-        raise UnreadableDocument(f"PDF text extraction took too long (over {budget:g} s)") from None
-    except BrokenProcessPool:
-        stop_pdf_worker(kill=True)
-        raise UnreadableDocument("the PDF reader crashed on this file") from None
 
 
 def docx_text(data: bytes) -> str:
@@ -524,10 +439,17 @@ def read_text(path: Path) -> str:
     return extract_text(path, read_bytes(path))[0]
 
 
-def read_document(path: Path, source: str, *, isolated: bool = False) -> Document:
+def _tesseract() -> str | None:
+    from .ocr import tesseract_version
+
+    return tesseract_version()
+
+
+def read_document(path: Path, source: str, *, isolated: bool = False,
+                  ocr_progress: Callable[[int, int], None] | None = None) -> Document:
     path = Path(path)
     data = read_bytes(path)
-    got = extract(path, data, isolated=isolated)
+    got = extract(path, data, isolated=isolated, ocr_progress=ocr_progress)
     if not got.text.strip():
         raise UnreadableDocument("empty (no text)")
     return Document(source=source, text=got.text, sha256=hashlib.sha256(data).hexdigest(), pages=got.pages,

@@ -656,7 +656,7 @@ class Builder:
                         new = _NewText(path, probe.size, probe=probe)
                         entry = {"sha256": sha, "chars": 0, "reader": reader}   # chars: counted when chunked
                     else:
-                        doc = read_document(path, source, isolated=True)
+                        doc = read_document(path, source, isolated=True, ocr_progress=self._ocr_bar(source))
                         new = _NewText(path, path.stat().st_size, doc=doc)
                         entry = {"sha256": doc.sha256, "chars": len(doc.text), "reader": reader}
                         if doc.pages:
@@ -707,6 +707,22 @@ class Builder:
         plan.files[source]["chars"] = chars
         if regions:
             plan.files[source]["regions"] = [r.to_json() for r in regions]
+
+    def _ocr_bar(self, source: str) -> Callable[[int, int], None] | None:
+        """Shows the pages of one PDF read by OCR, apart from the other bars (OCR is slow)."""
+        if not self.show_progress:
+            return None
+        bar = None
+
+        def update(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                from tqdm import tqdm
+                bar = tqdm(total=total, unit="page", desc=f"OCR {source}", dynamic_ncols=True)
+            bar.update(1)
+            if done >= total:
+                bar.close()
+        return update
 
     def _reading_bar(self, plan: _Plan):
         total = sum(new.size for new in plan.documents.values())

@@ -217,3 +217,30 @@ def write_all(root: Path) -> Path:
     (root / "fleet.html").write_bytes(FLEET_HTML)
     write_docx(root / "hall.docx")
     return root
+
+
+def text_image(lines: list[str], size: tuple[int, int] = (1400, 400)):
+    """A picture of printed lines, as a scanner would give (PIL draws them)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=36)
+    img = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        draw.text((40, 40 + 80 * i), line, font=font, fill=0)
+    return img
+
+
+DAM_LINES = ["The Quillon dam holds 7,450 megalitres of water.", "Inspections happen every March."]
+
+
+def write_png(path: Path) -> Path:
+    text_image(DAM_LINES).save(path)
+    return path
+
+
+def write_scanned_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """A PDF of page images without a text layer, one page per list of lines."""
+    images = [text_image(lines, (1275, 1650)) for lines in pages]
+    images[0].save(path, "PDF", resolution=150, save_all=True, append_images=images[1:])
+    return path
