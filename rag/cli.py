@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--dry-run", action="store_true", help="only report what would be added, changed and removed")
 
+    p = sub.add_parser("watch", help="keep the index up to date: rebuild when files in the corpus change")
+    _common(p)
+    p.add_argument("--debounce", type=float, default=2.0, metavar="SECONDS",
+                   help="wait until the folder has been quiet this long before rebuilding (default 2)")
+
     p = sub.add_parser("ask", help="answer a question from the documents")
     _common(p)
     p.add_argument("question", help="the question")
@@ -36,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require a login (or set $RAG_AUTH)")
+    p.add_argument("--watch", action="store_true",
+                   help="also keep the index up to date while serving, as `rag watch` does")
 
     p = sub.add_parser("eval", help="answer every question of a QA file and print the metrics")
     _common(p)
@@ -77,6 +84,30 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_watch(args) -> int:
+    import time
+
+    from .pipeline import build_index
+    from .watch import Watcher
+
+    settings = _settings(args)
+
+    def report(r) -> None:
+        print(r.summary(), flush=True)
+        print(f"watching {settings.seeds_dir} for changes (Ctrl+C to stop)", flush=True)
+
+    def error(exc: Exception) -> None:
+        print(f"rag: error: {exc}", file=sys.stderr, flush=True)
+
+    watcher = Watcher(settings, debounce_s=args.debounce, build=lambda: build_index(settings, show_progress=True),
+                      on_report=report, on_error=error).start()
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        watcher.stop()
+
+
 def cmd_ask(args) -> int:
     from .answer import Answer
     from .pipeline import get_engine
@@ -110,7 +141,18 @@ def cmd_ui(args) -> int:
     from ui.app import serve
 
     auth = args.auth or os.environ.get("RAG_AUTH")
-    serve(_settings(args), host=args.host, port=args.port, auth=auth)
+    settings = _settings(args)
+    watcher = None
+    if args.watch:
+        from .watch import Watcher
+
+        # The window reads the index as it is; changes found later are indexed in the background.
+        watcher = Watcher(settings, on_error=lambda exc: print(f"rag: error: {exc}", file=sys.stderr)).start()
+    try:
+        serve(settings, host=args.host, port=args.port, auth=auth)
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return 0
 
 
@@ -149,7 +191,7 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "eval": cmd_eval, "bench": cmd_bench,
+COMMANDS = {"index": cmd_index, "watch": cmd_watch, "ask": cmd_ask, "ui": cmd_ui, "eval": cmd_eval, "bench": cmd_bench,
             "models": cmd_models}
 
 

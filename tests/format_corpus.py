@@ -166,13 +166,13 @@ class Fact:
 
 
 FACTS = {
-    "csv": Fact("tonnes.csv", "What did Hokkaido produce in 2023?", "Hokkaido",
+    "csv": Fact("tonnes.csv", "Which region produced 4410 tonnes?", "Hokkaido",
                 "Hokkaido produced 4410 tonnes in 2023.", "row 5"),
     "xlsx": Fact("ports.xlsx", "What is the crane count at Ostrava Bay?", "Ostrava",
                  "Ostrava Bay has 58 cranes and a depth of 21 metres.", "Ports, row 5"),
     "pptx": Fact("deck.pptx", "What did the orchard at Bellmere pick this autumn?", "9,300",
                  "The orchard at Bellmere picked 9,300 apples.", "slide 2 › Harvest figures"),
-    "pptx-table": Fact("deck.pptx", "What did Oona Brack pick?", "Oona",
+    "pptx-table": Fact("deck.pptx", "Who picked 112 crates?", "Oona",
                        "Oona Brack picked 112 crates.", "slide 3 › Pickers"),
     "pptx-notes": Fact("deck.pptx", "When did the cider press break?", "cider",
                        "The cider press broke in October.", "slide 2 › Harvest figures"),
@@ -183,13 +183,23 @@ FACTS = {
     "eml-attachment": Fact("boiler.eml", "Where is the spare key?", "flowerpot",
                            "The spare key is under the blue flowerpot by the shed.",
                            "message 'Boiler service visit' › notes.txt"),
-    "md": Fact("guide.md", "Which package must be installed with apt on Linux?", "quokka",
+    "md": Fact("guide.md", "What must be installed with apt before the first run on Linux?", "quokka",
                "Install the quokka package with apt.", "Setup › Linux"),
     "html": Fact("fleet.html", "Who is the captain of the Albatross?", "Albatross",
                  "Ingrid Solberg is the captain of the Albatross.", "Fleet"),
     "docx": Fact("hall.docx", "How much does the roofing cost?", "Roofing",
                  "The roofing costs 18,400 pounds.", "Village hall › Budget"),
+    "png": Fact("dam.png", "How much water does the Quillon dam hold?", "megalitres",
+                "The Quillon dam holds 7,450 megalitres of water.", "text read by OCR"),
+    "pdf-scan": Fact("ferry.pdf", "How many cars does the ferry Osprey carry?", "Osprey",
+                     "The ferry Osprey carries 212 cars.", "page 2, text read by OCR"),
+    "pdf-text": Fact("ferry.pdf", "What did the harbour board decide about mooring fees?", "mooring",
+                     "The harbour board froze the mooring fees.", "page 1"),
 }
+
+
+# One question per kind of document for the test with the real models (each answer takes seconds).
+ONE_PER_KIND = ["csv", "xlsx", "pptx", "epub", "eml", "md", "html", "docx", "png", "pdf-scan"]
 
 
 def names_place(location: str, expected: str) -> bool:
@@ -208,6 +218,7 @@ def names_place(location: str, expected: str) -> bool:
 
 
 def write_all(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
     write_csv(root / "tonnes.csv")
     write_xlsx(root / "ports.xlsx")
     write_pptx(root / "deck.pptx")
@@ -216,7 +227,26 @@ def write_all(root: Path) -> Path:
     (root / "guide.md").write_text(GUIDE_MD, encoding="utf-8")
     (root / "fleet.html").write_bytes(FLEET_HTML)
     write_docx(root / "hall.docx")
+    write_png(root / "dam.png")
+    write_mixed_pdf(root / "ferry.pdf")
     return root
+
+
+def write_mixed_pdf(path: Path) -> Path:
+    """A PDF whose first page has a text layer and whose second is a scan."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from test_documents import make_pdf
+
+    scan = write_scanned_pdf(path.with_suffix(".scan.tmp"), [["The ferry Osprey carries 212 cars."]])
+    writer = PdfWriter()
+    writer.add_page(PdfReader(io.BytesIO(make_pdf(["The harbour board froze the mooring fees for 2026."]))).pages[0])
+    writer.add_page(PdfReader(scan).pages[0])
+    writer.write(path)
+    scan.unlink()
+    return path
 
 
 def text_image(lines: list[str], size: tuple[int, int] = (1400, 400)):

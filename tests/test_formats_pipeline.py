@@ -12,9 +12,10 @@ from conftest import FakeEmbedder, FakeGenerator, cite_passage_with
 import format_corpus
 
 
-@pytest.fixture
-def seeds(tmp_path) -> Path:
-    root = tmp_path / "seeds"
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory) -> Path:
+    """One corpus for the module; its index is built by the first question and then reused."""
+    root = tmp_path_factory.mktemp("formats") / "seeds"
     root.mkdir()
     format_corpus.write_all(root)
     return root

@@ -1,6 +1,4 @@
 """Scanned pages and images read by Tesseract (the real program; `make test` installs it)."""
-import io
-
 import pytest
 
 import rag.ocr
@@ -9,7 +7,7 @@ from rag.index import Builder
 from rag.chunk import Chunker
 
 from conftest import FakeEmbedder
-from format_corpus import DAM_LINES, text_image, write_png, write_scanned_pdf
+from format_corpus import text_image, write_mixed_pdf, write_png, write_scanned_pdf
 from test_documents import make_pdf
 
 def place(doc, word):
@@ -26,14 +24,7 @@ def test_an_image_is_read_by_ocr_and_read_the_same_again(tmp_path):
 
 
 def test_a_scanned_pdf_page_is_read_by_ocr_and_a_text_page_never_is(tmp_path, monkeypatch):
-    from pypdf import PdfReader, PdfWriter
-
-    scanned = write_scanned_pdf(tmp_path / "scan.pdf", [["The ferry Osprey carries 212 cars."]])
-    writer = PdfWriter()
-    writer.add_page(PdfReader(io.BytesIO(make_pdf(["A typed page about the harbour fees."]))).pages[0])
-    writer.add_page(PdfReader(scanned).pages[0])
-    mixed = tmp_path / "mixed.pdf"
-    writer.write(mixed)
+    mixed = write_mixed_pdf(tmp_path / "mixed.pdf")
 
     pages_read = []
     real = rag.ocr.run_tesseract
@@ -41,7 +32,7 @@ def test_a_scanned_pdf_page_is_read_by_ocr_and_a_text_page_never_is(tmp_path, mo
     seen = []
     doc = read_document(mixed, "mixed.pdf", ocr_progress=lambda done, total: seen.append((done, total)))
     assert len(pages_read) == 1 and seen == [(1, 1)]             # only the page without a text layer
-    assert place(doc, "harbour fees") == "page 1"
+    assert place(doc, "mooring fees") == "page 1"
     assert place(doc, "212 cars") == "page 2, text read by OCR"
     assert doc.page_at(doc.text.index("212 cars")) == 2
 
