@@ -27,7 +27,8 @@ DOCX_SUFFIXES = {".docx"}
 CSV_SUFFIXES = {".csv", ".tsv"}
 # The readers of the other kinds of file: suffix -> (module of rag, its function giving text and regions).
 READERS = {
-    ".xlsx": ("sheets", "xlsx_text"), ".xlsm": ("sheets", "xlsx_text"),
+    ".xlsx": ("sheets", "workbook_text"), ".xlsm": ("sheets", "workbook_text"),
+    ".xls": ("sheets", "workbook_text"), ".ods": ("sheets", "workbook_text"),
     ".png": ("ocr", "image_text"), ".jpg": ("ocr", "image_text"), ".jpeg": ("ocr", "image_text"),
     ".tif": ("ocr", "image_text"), ".tiff": ("ocr", "image_text"),
     ".pptx": ("slides", "pptx_text"),
@@ -304,7 +305,7 @@ def reader_version(path: Path) -> str:
 
 
 _READER_VERSIONS = {
-    "sheets": lambda version: f"xlsx-1 openpyxl-{version('openpyxl')}",
+    "sheets": lambda version: f"workbook-1 python-calamine-{version('python-calamine')}",
     "slides": lambda version: f"pptx-1 python-pptx-{version('python-pptx')}",
     "ebooks": lambda version: f"epub-1 html-2 lxml-{version('lxml')}",
     "mail": lambda version: "eml-1 html-2",

@@ -5,7 +5,8 @@ spreadsheet program shows; empty cells are left out), so a question about one ce
 from the line that holds it, and a citation can name the row (see ``rag.regions``).
 
 CSV and TSV are read as a stream of text pieces (a file is never held whole); .xlsx through
-openpyxl, formulas as the values Excel last calculated, merged cells as the merged value.
+python-calamine (.xlsx, .xlsm, .xls, .ods): formulas as the values last calculated, merged cells
+as the merged value.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from .regions import ROWS, Region, row_line
 from .tables import Header, clean_cell
 
 SNIFF_CHARS = 64 * 1024          # the text the delimiter is guessed from
-FULL_LOAD_BYTES = 20 * 1024 * 1024   # larger workbooks are streamed (merged cells are then not filled)
 MAX_CELL_CHARS = 1_000_000
 MAX_FIELD_CHARS = 256 * 1024 * 1024   # a CSV field may be as long as a file may be
 
@@ -103,58 +103,59 @@ def csv_lines(pieces: Iterable[str], suffix: str = ".csv") -> Iterator[str]:
 CSV_REGIONS = (Region(0, "", ROWS),)
 
 
-# --------------------------------------------------------------------------- .xlsx
+# --------------------------------------------------------------------------- workbooks
 
-def xlsx_text(data: bytes) -> tuple[str, tuple[Region, ...]]:
-    """Every sheet's rows, a region per sheet (its label is the sheet's name)."""
-    import openpyxl
+def workbook_text(data: bytes) -> tuple[str, tuple[Region, ...]]:
+    """Every sheet's rows (.xlsx, .xlsm, .xls, .ods, read by python-calamine), a region per sheet
+    (its label is the sheet's name)."""
+    from python_calamine import CalamineWorkbook
 
     check_zip(data)
-    read_only = len(data) > FULL_LOAD_BYTES
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=read_only, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds of errors on damaged or encrypted files
-        raise UnreadableDocument(_xlsx_problem(data, exc)) from None
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine raises several kinds of errors on damaged or encrypted files
+        raise UnreadableDocument(_workbook_problem(data, exc)) from None
     parts: list[str] = []
     regions: list[Region] = []
     offset = 0
     try:
-        for sheet in book.worksheets:
-            lines = list(rows_to_lines(_sheet_rows(sheet, read_only)))
+        for name in book.sheet_names:
+            try:
+                sheet = book.get_sheet_by_name(name)
+            except Exception:  # noqa: BLE001 - a chart sheet or macro sheet: no cells to read
+                continue
+            lines = list(rows_to_lines(_sheet_rows(sheet)))
             if not lines:
                 continue
-            regions.append(Region(offset, sheet.title, ROWS))
+            regions.append(Region(offset, name, ROWS))
             for line in lines:
                 parts.append(line)
                 offset += len(line)
     except UnreadableDocument:
         raise
     except Exception as exc:
-        raise UnreadableDocument(f"not a readable .xlsx file ({short_reason(exc)})") from None
+        raise UnreadableDocument(f"not a readable workbook ({short_reason(exc)})") from None
     finally:
-        if read_only:
-            book.close()
+        book.close()
     return "".join(parts), tuple(regions)
 
 
-def _sheet_rows(sheet, read_only: bool) -> Iterator[tuple[int, list]]:
-    merged: dict[int, list[tuple[int, object]]] = {}     # row -> (column, value) of merged cells
-    if not read_only:
-        for rng in sheet.merged_cells.ranges:
-            value = sheet.cell(rng.min_row, rng.min_col).value
-            for r in range(rng.min_row, rng.max_row + 1):
-                merged.setdefault(r, []).extend((c, value) for c in range(rng.min_col, rng.max_col + 1))
-    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
-        values = list(values)
-        for c, value in merged.get(number, ()):
-            values.extend([None] * (c - len(values)))
-            values[c - 1] = value
+def _sheet_rows(sheet) -> Iterator[tuple[int, list]]:
+    """(row number as a spreadsheet shows it, values), every cell of a merged range holding its value."""
+    rows = sheet.to_python(skip_empty_area=False)       # from A1, so indexes are the sheet's own
+    for (r0, c0), (r1, c1) in getattr(sheet, "merged_cell_ranges", None) or ():
+        value = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
+            row.extend([None] * (c1 + 1 - len(row)))
+            row[c0:c1 + 1] = [value] * (c1 + 1 - c0)
+    for i, values in enumerate(rows):
         if any(isinstance(v, str) and len(v) > MAX_CELL_CHARS for v in values):
-            raise UnreadableDocument(f"a cell in sheet {sheet.title!r} holds over {MAX_CELL_CHARS:,} characters")
-        yield number, values
+            raise UnreadableDocument(f"a cell in sheet {sheet.name!r} holds over {MAX_CELL_CHARS:,} characters")
+        yield i + 1, values
 
 
-def _xlsx_problem(data: bytes, exc: BaseException) -> str:
+def _workbook_problem(data: bytes, exc: BaseException) -> str:
     if data.startswith(b"\xd0\xcf\x11\xe0"):    # an OLE container: what Excel writes for a password
-        return "password-protected or old-format (.xls) workbook"
-    return f"not a readable .xlsx file ({short_reason(exc)})"
+        return "password-protected workbook, or not a workbook"
+    return f"not a readable workbook ({short_reason(exc)})"

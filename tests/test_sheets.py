@@ -7,7 +7,7 @@ import pytest
 from rag.documents import UnreadableDocument, extract, iter_text, probe_text, read_document, read_text, stream_pieces
 from rag.sheets import csv_lines
 
-from format_corpus import CSV_TEXT, write_csv, write_xlsx
+from format_corpus import write_csv, write_ods, write_xlsx
 
 
 def lines_of(text: str) -> list[str]:
@@ -94,10 +94,31 @@ def test_xlsx_rows_carry_headers_sheet_names_merged_cells_and_formula_values(tmp
     assert read_text(tmp_path / "ports.xlsx") == doc.text
 
 
+def test_a_sheet_that_starts_away_from_a1_keeps_its_row_numbers_and_merged_cells(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["C3"], sheet["D3"] = "Line", "Stop"
+    sheet["C4"], sheet["D4"] = "Red", "Quay"
+    sheet["D5"] = "Mill"
+    sheet.merge_cells("C4:C5")
+    path = tmp_path / "lines.xlsx"
+    book.save(path)
+    assert read_text(path).splitlines() == ["Row 4: Line: Red; Stop: Quay", "Row 5: Line: Red; Stop: Mill"]
+
+
+def test_an_ods_spreadsheet_is_read_like_a_workbook(tmp_path):
+    path = write_ods(tmp_path / "trains.ods", [["Train", "Leaves"], ["Nightjar", "22:10"]])
+    doc = read_document(path, "trains.ods")
+    assert doc.text == "Row 2: Train: Nightjar; Leaves: 22:10\n"
+    assert doc.location(doc.text.index("Nightjar"), len(doc.text) - 1) == "Trains, row 2"
+
+
 def test_a_damaged_or_protected_workbook_is_refused_with_a_reason(tmp_path):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(UnreadableDocument, match="not a readable .xlsx"):
+    with pytest.raises(UnreadableDocument, match="not a readable workbook"):
         read_text(path)
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)      # what Excel writes when encrypted
     with pytest.raises(UnreadableDocument, match="password-protected"):
