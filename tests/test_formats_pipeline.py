@@ -74,3 +74,41 @@ def test_the_chat_window_shows_the_location_on_the_source_card_and_in_the_export
     turn = {"question": fact.question, **answer.to_dict()}
     assert f"`ports.xlsx`, {answer.citations[0].location}, characters" in render.export_markdown([turn])
     assert render.citation_from_dict(answer.to_dict()["citations"][0]).location == answer.citations[0].location
+
+
+def test_bad_files_of_the_new_kinds_are_skipped_with_a_reason_and_lose_nothing_else(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    import rag.mail
+    from rag.chunk import Chunker
+    from rag.index import Builder
+
+    monkeypatch.setattr(rag.mail, "MAX_ATTACHMENT_BYTES", 20)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    format_corpus.write_csv(seeds / "tonnes.csv")
+    format_corpus.write_eml(seeds / "boiler.eml")                      # its attachment is now over the limit
+    (seeds / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    (seeds / "locked.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    (seeds / "broken.pptx").write_bytes(b"not a deck at all")
+    drm = format_corpus.write_epub(seeds / "drm.epub")
+    with zipfile.ZipFile(drm, "a") as zf:
+        zf.writestr("META-INF/encryption.xml", "<encryption/>")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("word/document.xml", b"\0" * (64 * 1024 * 1024))
+    (seeds / "bomb.docx").write_bytes(bomb.getvalue())
+    format_corpus.text_image([]).save(seeds / "blank.png")
+
+    embedder = FakeEmbedder()
+    report = Builder(seeds, tmp_path / "index", embedder, Chunker(embedder.count_tokens, 60, 8)).build()
+    assert report.added == ["boiler.eml", "tonnes.csv"]
+    reasons = {s.source: s.reason for s in report.skipped}
+    assert set(reasons) == {"broken.xlsx", "locked.xlsx", "broken.pptx", "drm.epub", "bomb.docx", "blank.png"}
+    assert "not a readable workbook" in reasons["broken.xlsx"] and "password-protected" in reasons["locked.xlsx"]
+    assert "not a readable .pptx" in reasons["broken.pptx"] and "DRM" in reasons["drm.epub"]
+    assert "zip bomb" in reasons["bomb.docx"] and reasons["blank.png"] == "no text found by OCR"
+    assert all("\n" not in r for r in reasons.values())
+    assert any("Attachment notes.txt: not indexed" in t for t in embedder.embedded)
+    assert any("Hokkaido" in t for t in embedder.embedded)
