@@ -28,11 +28,18 @@ MAX_FIELD_CHARS = 256 * 1024 * 1024   # a CSV field may be as long as a file may
 def rows_to_lines(rows: Iterable[tuple[int, Sequence]]) -> Iterator[str]:
     """(row number, cell values) → one stored line per row with data, each ending in a newline."""
     header = Header()
+    first = 0           # the header's row number, while no row of data has followed it
     for number, values in rows:
         cells = [clean_cell(v) for v in values]
-        if not any(cells) or header.take(cells):
+        if not any(cells):
             continue
+        if header.take(cells):
+            first = number
+            continue
+        first = 0
         yield row_line(number, ((header.name(i), c) for i, c in enumerate(cells) if c)) + "\n"
+    if first:           # a table with no rows yet: its column names are all it says
+        yield row_line(first, (("", name) for name in header.names or () if name)) + "\n"
 
 
 # --------------------------------------------------------------------------- CSV / TSV, streamed

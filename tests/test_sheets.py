@@ -33,6 +33,7 @@ def test_every_csv_row_is_a_line_that_names_its_cells_by_their_headers(tmp_path)
     ("extra.csv", "Name,Age\nAda,36,Leeds\n", "Row 2: Name: Ada; Age: 36; Column 3: Leeds"),
     ("nohead.csv", "1,2\n3,4\n", "Row 1: Column 1: 1; Column 2: 2"),                       # numbers: no header
     ("multi.csv", 'Name,Note\nAda,"two\r\nlines"\n', "Row 2: Name: Ada; Note: two lines"),
+    ("header.csv", "Name,Note,\n", "Row 1: Name; Note"),                                   # no rows yet
 ])
 def test_csv_dialects_and_odd_rows(tmp_path, name, text, expected):
     path = tmp_path / name
