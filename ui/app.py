@@ -381,7 +381,7 @@ def build_app(settings: Settings, *, engine=None, queue_size: int = QUEUE_SIZE) 
                         status = gr.HTML(elem_id="rag-status")
                         doc_list = gr.HTML(elem_id="rag-doc-list")
                     with gr.Column(scale=2, min_width=320):
-                        upload = gr.File(label="Add documents (.txt .md .html .pdf .docx, up to "
+                        upload = gr.File(label=f"Add documents ({' '.join(corpus.UPLOAD_SUFFIXES)}, up to "
                                                f"{corpus.max_upload_bytes() / 1048576:g} MB each)",
                                          file_count="multiple", file_types=list(corpus.UPLOAD_SUFFIXES),
                                          height=140, elem_id="rag-upload")

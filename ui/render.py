@@ -285,7 +285,7 @@ def _size(n: int) -> str:
 def documents_html(docs: list[dict], seeds_dir: Path) -> str:
     head = f'<div class="rag-docs-for">Folder <code>{esc(seeds_dir)}</code></div>'
     if not docs:
-        return head + '<p class="rag-sources-note">No documents yet. Add .txt, .md, .html, .pdf or .docx files.</p>'
+        return head + '<p class="rag-sources-note">No documents yet. Add text, Markdown, HTML, PDF, Word, spreadsheet, CSV, slide, e-book or e-mail files.</p>'
     rows = "".join(f'<tr><td class="rag-doc-name">{esc(d["source"])}</td><td>{esc(_size(d["bytes"]))}</td>'
                    f'<td>{esc(time.strftime("%Y-%m-%d %H:%M", time.localtime(d["modified"])))}</td></tr>'
                    for d in docs)
