@@ -26,10 +26,14 @@ def html_parts(data: bytes, top: str = "", title: str = "") -> tuple[str, tuple[
     """Visible text of an HTML page: one line per block element, whitespace inside a line
     collapsed; and a region for each heading (its path, under ``top`` when given; a heading that
     repeats ``title``, the name ``top`` already gives, is left out of the path)."""
-    from bs4 import BeautifulSoup, Comment, Declaration, Doctype, ProcessingInstruction
+    import warnings
+
+    from bs4 import BeautifulSoup, Comment, Declaration, Doctype, ProcessingInstruction, XMLParsedAsHTMLWarning
 
     try:
-        soup = BeautifulSoup(data, "lxml")
+        with warnings.catch_warnings():     # XHTML (e-book chapters) is read as HTML on purpose
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            soup = BeautifulSoup(data, "lxml")
     except Exception as exc:  # lxml is lenient; this is for truly broken input
         raise UnreadableDocument(f"malformed HTML ({type(exc).__name__})") from None
     for tag in soup.find_all(_DROP):

@@ -276,28 +276,8 @@ def write_scanned_pdf(path: Path, pages: list[list[str]]) -> Path:
     return path
 
 
-_ODS_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
-<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
- xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
- xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">
-<office:body><office:spreadsheet><table:table table:name="Trains">{rows}</table:table></office:spreadsheet></office:body>
-</office:document-content>"""
-
-
 def write_ods(path: Path, rows: list[list[str]]) -> Path:
-    """A minimal OpenDocument spreadsheet of text cells (what LibreOffice saves, reduced)."""
-    import zipfile
-    from xml.sax.saxutils import escape
+    from rag.bench_formats import ods_bytes
 
-    body = "".join("<table:table-row>" + "".join(
-        f'<table:table-cell office:value-type="string"><text:p>{escape(c)}</text:p></table:table-cell>'
-        for c in row) + "</table:table-row>" for row in rows)
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
-        zf.writestr("META-INF/manifest.xml", '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-                    'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                    '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.'
-                    'opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" '
-                    'manifest:media-type="text/xml"/></manifest:manifest>')
-        zf.writestr("content.xml", _ODS_CONTENT.format(rows=body))
+    path.write_bytes(ods_bytes(rows, "Trains"))
     return path
