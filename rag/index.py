@@ -719,7 +719,7 @@ class Builder:
             if bar is None:
                 from tqdm import tqdm
                 bar = tqdm(total=total, unit="page", desc=f"OCR {source}", dynamic_ncols=True)
-            bar.update(1)
+            bar.update(done - bar.n)
             if done >= total:
                 bar.close()
         return update

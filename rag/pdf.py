@@ -91,6 +91,8 @@ def pdf_extract(data: bytes, *, isolated: bool = False, progress: Callable[[int,
             missing = []        # the pages with a text layer are indexed; the others cannot be read here
     from .ocr import OCR_PAGE_TIMEOUT_S
 
+    if progress is not None and missing:
+        progress(0, len(missing))
     for done, i in enumerate(missing, 1):
         try:
             pages[i] = (_isolated(pdf_page_text, (data, i), {}, OCR_PAGE_TIMEOUT_S + OCR_RENDER_ALLOWANCE_S,

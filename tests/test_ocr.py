@@ -31,7 +31,7 @@ def test_a_scanned_pdf_page_is_read_by_ocr_and_a_text_page_never_is(tmp_path, mo
     monkeypatch.setattr(rag.ocr, "run_tesseract", lambda image, timeout=None: pages_read.append(1) or real(image, timeout))
     seen = []
     doc = read_document(mixed, "mixed.pdf", ocr_progress=lambda done, total: seen.append((done, total)))
-    assert len(pages_read) == 1 and seen == [(1, 1)]             # only the page without a text layer
+    assert len(pages_read) == 1 and seen == [(0, 1), (1, 1)]     # only the page without a text layer
     assert place(doc, "mooring fees") == "page 1"
     assert place(doc, "212 cars") == "page 2, text read by OCR"
     assert doc.page_at(doc.text.index("212 cars")) == 2
