@@ -11,9 +11,9 @@ is chunked region by region: no chunk spans two, and each knows the label of its
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
-import bisect
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 

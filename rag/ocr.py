@@ -112,10 +112,11 @@ def image_pages(data: bytes) -> list[str]:
     return pages
 
 
-def pdf_page_text(data: bytes, index: int, timeout: float | None = None) -> str:
-    """The OCR text of one page of a PDF (0-based ``index``), drawn at OCR_DPI (cached)."""
+def pdf_page_text(data: bytes, index: int, timeout: float | None = None, digest: str | None = None) -> str:
+    """The OCR text of one page of a PDF (0-based ``index``), drawn at OCR_DPI (cached; ``digest``:
+    the PDF's sha256, when known)."""
     version = require_tesseract()
-    key = hashlib.sha256(data).hexdigest() + f"-p{index}-" + hashlib.sha256(
+    key = (digest or hashlib.sha256(data).hexdigest()) + f"-p{index}-" + hashlib.sha256(
         f"{OCR_DPI}|{OCR_LANGUAGE}|{version}".encode()).hexdigest()[:12]
 
     def read() -> list[str]:

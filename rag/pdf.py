@@ -8,6 +8,7 @@ never finishes cannot hold up a rebuild.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import threading
@@ -93,10 +94,12 @@ def pdf_extract(data: bytes, *, isolated: bool = False, progress: Callable[[int,
 
     if progress is not None and missing:
         progress(0, len(missing))
+    digest = hashlib.sha256(data).hexdigest() if missing else ""
     for done, i in enumerate(missing, 1):
         try:
-            pages[i] = (_isolated(pdf_page_text, (data, i), {}, OCR_PAGE_TIMEOUT_S + OCR_RENDER_ALLOWANCE_S,
-                                  "OCR took too long") if isolated else pdf_page_text(data, i))
+            pages[i] = (_isolated(pdf_page_text, (data, i), {"digest": digest},
+                                  OCR_PAGE_TIMEOUT_S + OCR_RENDER_ALLOWANCE_S, "OCR took too long")
+                        if isolated else pdf_page_text(data, i, digest=digest))
         except UnreadableDocument:
             pages[i] = ""           # a page OCR cannot read in time stays empty; the others are kept
         if progress is not None:
