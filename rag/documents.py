@@ -2,9 +2,10 @@
 
 The text a Document carries is *the* decoded text of its file: citations are character offsets
 into it, and ``read_text`` gives anyone the same text to check a quote against. Both go through
-``extract``, the one per-format extraction (plain text, HTML, PDF text layer, .docx, and the
-readers of the other modules: spreadsheets and CSV in ``rag.sheets``). A reader may also mark
-named regions of its text (a sheet, a slide, a heading path): see ``rag.regions``.
+``extract``, the one per-format extraction: plain text here, and the readers of the other kinds
+in their modules (``rag.html``, ``rag.pdf`` with ``rag.ocr``, ``rag.word``, ``rag.sheets`` for
+workbooks and CSV, ``rag.slides``, ``rag.ebooks``, ``rag.mail``). A reader may also mark named
+regions of its text (a sheet, a slide, a chapter, a heading path): see ``rag.regions``.
 """
 from __future__ import annotations
 
