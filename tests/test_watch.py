@@ -110,3 +110,22 @@ def test_rag_watch_command_rebuilds_and_stops_on_interrupt(tmp_path):
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err
     assert out.count("watching") == 2 and "1 added" in out
+
+
+def test_the_chat_window_can_watch_the_folder(tmp_path, monkeypatch):
+    import rag.pipeline
+    from ui.app import ChatHandlers
+
+    monkeypatch.setattr(rag.pipeline, "shared_embedder", lambda settings: FakeEmbedder())
+    seeds = write_corpus(tmp_path / "seeds", {"a.txt": "The bakery opens at six.\n"})
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", models_dir=tmp_path / "no-models")
+    handlers = ChatHandlers(settings)
+    assert "Watching the folder" in handlers.watch_folder(True)
+    try:
+        (seeds / "b.txt").write_text("The ferry leaves at seven.\n")
+        assert wait_for(lambda: indexed_sources(settings.index_dir) == {"a.txt", "b.txt"}, 60)
+    finally:
+        assert "No longer watching" in handlers.watch_folder(False)
+    (seeds / "c.txt").write_text("The market is on Fridays.\n")
+    time.sleep(3 * 2.0)
+    assert indexed_sources(settings.index_dir) == {"a.txt", "b.txt"}      # not watched any more
