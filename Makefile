@@ -18,7 +18,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install models index chat test browser clean-index
+.PHONY: install models index chat test browser ocr clean-index
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,15 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: models browser
+# Scanned pages and images are read by Debian's Tesseract (with its English data).
+ocr:
+	@if ! command -v tesseract >/dev/null || [ ! -d /usr/share/tesseract-ocr ] || \
+	    ! ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	fi
+
+test: models browser ocr
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 clean-index:

@@ -15,11 +15,14 @@ class Citation:
     score: float
     page: int | None = None
     also: list[dict] = field(default_factory=list)   # the same fact in other files: source/start/end/quote
+    location: str = ""      # where in the file, in words: "page 4", "Sheet1, row 12", "slide 3", "Setup › Linux"
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if d["page"] is None:
             del d["page"]
+        if not d["location"]:
+            del d["location"]
         if not d["also"]:
             del d["also"]
         return d

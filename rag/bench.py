@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bench_formats import report_lines as formats_report
 from .config import REPO_ROOT, Settings
 from .errors import ConfigError
 
@@ -49,6 +50,7 @@ SECTIONS = {
     "llama_tuning": "llama.cpp threads and n_batch",
     "embeddings": "Embeddings: PyTorch against ONNX int8",
     "indexing": "Indexing a synthetic corpus",
+    "formats": "Reading each kind of document",
     "retrieval": "Retrieval at scale",
     "chat": "The chat process",
     "api": "The HTTP API (rag serve)",
@@ -74,13 +76,15 @@ class Plan:
     gen_tokens: int = 48
     max_answer_tokens: int | None = None   # None: the setting's
     chat_answers: int = 2
+    format_docs: int = 20                  # documents of each kind read (formats)
+    ocr_pages: int = 5                     # scanned pages read by OCR (formats)
 
     @classmethod
     def make(cls, quick: bool, index_chunks: int | None = None, vector_sizes=None, rounds: int | None = None) -> "Plan":
         plan = cls(quick=True, rounds=1, max_questions=2, embed_chunks=8, embed_rounds=1, index_chunks=60,
                    vector_sizes=(1_000, 4_000), queries=20, exact_max=2_000, tune_batches=(512,),
                    tune_prompt_tokens=64, tune_reps=1, gen_tokens=8, max_answer_tokens=32,
-                   chat_answers=1) if quick else cls()
+                   chat_answers=1, format_docs=2, ocr_pages=1) if quick else cls()
         if index_chunks is not None:
             plan.index_chunks = index_chunks
         if vector_sizes:
@@ -588,6 +592,12 @@ def bench_indexing(settings: Settings, plan: Plan, work: Path, res: dict) -> Non
     }
 
 
+def bench_document_kinds(settings: Settings, plan: Plan, work: Path, res: dict) -> None:
+    from .bench_formats import bench_formats
+
+    bench_formats(settings, corpus_words(settings.seeds_dir), plan.format_docs, plan.ocr_pages, work, res)
+
+
 # --------------------------------------------------------------------------- retrieval at scale
 
 def _exact_top(X: np.ndarray, Q: np.ndarray, k: int = 10) -> np.ndarray:
@@ -933,6 +943,12 @@ def write_report(res: dict, out: Path) -> Path:
             ["nothing changed", u["build_s"], u["chunks_embedded"], None, u["load_s"], u["peak_rss_mb"]]])
     section("indexing", body)
 
+    body = []
+    if res.get("formats"):
+        head, rows = formats_report(res)
+        body = head + _table(["kind", "documents", "chunks", "documents/s", "chunks/s"], rows)
+    section("formats", body)
+
     rt = res.get("retrieval", {})
     body = []
     if rt:
@@ -1103,6 +1119,7 @@ def run_bench(settings: Settings, *, quick: bool = False, out: str | Path = "ben
 
         step("api", bench_api, settings, plan, qs, answer_index, res)
         step("indexing", bench_indexing, settings, plan, work, res)
+        step("formats", bench_document_kinds, settings, plan, work, res)
         step("retrieval", bench_retrieval, settings, plan, qs, res)
     res["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
     res["seconds"]["total"] = round(time.monotonic() - t_start, 1)

@@ -4,15 +4,21 @@ A chunk is a run of whole sentences from one document, at most ``max_tokens`` em
 tokens long; consecutive chunks share up to ``overlap_tokens`` of trailing sentences. A sentence
 longer than a chunk is cut at word boundaries. Every chunk keeps its character offsets, so
 ``document.text[start:end] == chunk.text`` always holds.
+
+A document with named regions (a sheet, a slide, a chapter, a heading's section: ``rag.regions``)
+is chunked region by region: no chunk spans two, and each knows the label of its region as its
+``context`` (embedded with it, never part of its text).
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .errors import ConfigError
+from .regions import Region
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
@@ -89,13 +95,23 @@ class Chunk:
     start: int
     end: int
     text: str
+    context: str = ""       # the label of the region it is in ("Setup › Linux"), embedded with the text
 
     @property
     def id(self) -> str:
         return chunk_id(self.text)
 
+    def embedded_text(self) -> str:
+        return embedded_text(self.text, self.context)
+
     def __repr__(self) -> str:
         return f"Chunk({self.source!r}, {self.start}:{self.end}, {self.text[:40]!r}…)"
+
+
+def embedded_text(text: str, context: str) -> str:
+    """What the embedding model sees of a chunk: its region's label on a line before its text.
+    (A chunk's id is of its text alone: the same text in two places is embedded once.)"""
+    return f"{context}\n{text}" if context else text
 
 
 def chunk_id(text: str) -> str:
@@ -117,18 +133,22 @@ class Chunker:
     def settings(self) -> dict:
         return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "splitter": "sentence-v2"}
 
-    def split(self, source: str, text: str) -> list[Chunk]:
-        return list(self.iter_chunks(source, text))
+    def split(self, source: str, text: str, regions: Sequence[Region] = ()) -> list[Chunk]:
+        return list(self.iter_chunks(source, text, regions=regions))
 
-    def iter_chunks(self, source: str, text: str, block: int = 1 << 20) -> Iterator[Chunk]:
+    def iter_chunks(self, source: str, text: str, block: int = 1 << 20,
+                    regions: Sequence[Region] = ()) -> Iterator[Chunk]:
         """Chunks of ``text``, computed a block of text at a time so memory stays bounded."""
-        return self.iter_chunks_stream(source, (text,), block)
+        return self.iter_chunks_stream(source, (text,), block, regions)
 
-    def iter_chunks_stream(self, source: str, pieces: Iterable[str], block: int = 1 << 20) -> Iterator[Chunk]:
+    def iter_chunks_stream(self, source: str, pieces: Iterable[str], block: int = 1 << 20,
+                           regions: Sequence[Region] = ()) -> Iterator[Chunk]:
         """Chunks of the text made of ``pieces`` in order (e.g. a file decoded block by block).
 
         Only about one block of text is held at a time, and the chunks are exactly those of the
-        whole text: offsets count characters from the start of the first piece.
+        whole text: offsets count characters from the start of the first piece. ``regions`` may
+        grow while the pieces are read (headings found as the text streams past): a region must
+        be in it once the piece holding its start has been read.
         """
         it = iter(pieces)
         buf, off, pos, more = "", 0, 0, True    # buf holds text[off:off + len(buf)]
@@ -154,7 +174,8 @@ class Chunker:
                 if cut >= 0:
                     stop = off + cut + 1
             units = self._units(buf, pos - off, stop - off)
-            yield from self._pack(source, buf, units, off)
+            for part, context in _by_region(units, off, regions):
+                yield from self._pack(source, buf, part, off, context)
             pos = stop
 
     def _units(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
@@ -201,7 +222,8 @@ class Chunker:
         mid = (a + b) // 2
         return self._fit(text, a, mid) + self._fit(text, mid, b)
 
-    def _pack(self, source: str, text: str, units: list[tuple[int, int, int]], base: int = 0) -> Iterator[Chunk]:
+    def _pack(self, source: str, text: str, units: list[tuple[int, int, int]], base: int = 0,
+              context: str = "") -> Iterator[Chunk]:
         i = 0
         while i < len(units):
             j, total = i, 0
@@ -211,7 +233,7 @@ class Chunker:
             if j == i:  # cannot happen: every unit fits; guard against an endless loop anyway
                 j = i + 1
             start, end = units[i][0], units[j - 1][1]
-            yield Chunk(source, base + start, base + end, text[start:end])
+            yield Chunk(source, base + start, base + end, text[start:end], context)
             if j >= len(units):
                 break
             # Step back over trailing sentences that fit in the overlap, but always move forward:
@@ -222,3 +244,23 @@ class Chunker:
                 k -= 1
                 back += units[k][2]
             i = k
+
+
+def _by_region(units: list[tuple[int, int, int]], base: int,
+               regions: Sequence[Region]) -> Iterator[tuple[list[tuple[int, int, int]], str]]:
+    """``units`` (offsets from ``base``) in runs that lie in one region each, with its label."""
+    if not regions:
+        yield units, ""
+        return
+    starts = [r.start for r in regions]
+    run: list[tuple[int, int, int]] = []
+    current = None
+    for unit in units:
+        i = bisect.bisect_right(starts, base + unit[0]) - 1
+        if run and i != current:
+            yield run, regions[current].label if current >= 0 else ""
+            run = []
+        current = i
+        run.append(unit)
+    if run:
+        yield run, regions[current].label if current >= 0 else ""

@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--dry-run", action="store_true", help="only report what would be added, changed and removed")
 
+    p = sub.add_parser("watch", help="keep the index up to date: rebuild when files in the corpus change")
+    _common(p)
+    p.add_argument("--debounce", type=float, default=2.0, metavar="SECONDS",
+                   help="wait until the folder has been quiet this long before rebuilding (default 2)")
+
     p = sub.add_parser("ask", help="answer a question from the documents")
     _common(p)
     p.add_argument("question", help="the question")
@@ -39,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require a login (or set $RAG_AUTH)")
+    p.add_argument("--watch", action="store_true",
+                   help="also keep the index up to date while serving, as `rag watch` does")
 
     p = sub.add_parser("serve", help="serve the HTTP API (OpenAI-compatible chat, ask, search, documents, index)")
     _common(p)
@@ -94,6 +101,30 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_watch(args) -> int:
+    import time
+
+    from .pipeline import build_index
+    from .watch import Watcher
+
+    settings = _settings(args)
+
+    def report(r) -> None:
+        print(r.summary(), flush=True)
+        print(f"watching {settings.seeds_dir} for changes (Ctrl+C to stop)", flush=True)
+
+    def error(exc: Exception) -> None:
+        print(f"rag: error: {exc}", file=sys.stderr, flush=True)
+
+    watcher = Watcher(settings, debounce_s=args.debounce, build=lambda: build_index(settings, show_progress=True),
+                      on_report=report, on_error=error).start()
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        watcher.stop()
+
+
 def cmd_ask(args) -> int:
     from .answer import Answer
     from .client import ask
@@ -130,7 +161,7 @@ def _print_answer(result) -> int:
     if result.citations:
         print("\n" + label)
     for c in result.citations:
-        page = f", page {c.page}" if c.page else ""
+        page = f", {c.location}" if c.location else f", page {c.page}" if c.page else ""
         also = f" (also in {', '.join(a['source'] for a in c.also)})" if c.also else ""
         print(f"[{c.n}] {c.source}{page} [{c.start}:{c.end}]{also}\n    “{c.quote}”")
     for w in result.warnings:
@@ -142,7 +173,18 @@ def cmd_ui(args) -> int:
     from ui.app import serve
 
     auth = args.auth or os.environ.get("RAG_AUTH")
-    serve(_settings(args), host=args.host, port=args.port, auth=auth)
+    settings = _settings(args)
+    watcher = None
+    if args.watch:
+        from .watch import Watcher
+
+        # The window reads the index as it is; changes found later are indexed in the background.
+        watcher = Watcher(settings, on_error=lambda exc: print(f"rag: error: {exc}", file=sys.stderr)).start()
+    try:
+        serve(settings, host=args.host, port=args.port, auth=auth)
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return 0
 
 
@@ -196,8 +238,8 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "ui": cmd_ui, "serve": cmd_serve, "mcp": cmd_mcp,
-            "eval": cmd_eval, "bench": cmd_bench, "models": cmd_models}
+COMMANDS = {"index": cmd_index, "watch": cmd_watch, "ask": cmd_ask, "ui": cmd_ui, "serve": cmd_serve,
+            "mcp": cmd_mcp, "eval": cmd_eval, "bench": cmd_bench, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,10 @@
 
 The text a Document carries is *the* decoded text of its file: citations are character offsets
 into it, and ``read_text`` gives anyone the same text to check a quote against. Both go through
-``extract_text``, the one per-format extraction (plain text, HTML, PDF text layer, .docx).
+``extract``, the one per-format extraction: plain text here, and the readers of the other kinds
+in their modules (``rag.html``, ``rag.pdf`` with ``rag.ocr``, ``rag.word``, ``rag.sheets`` for
+workbooks and CSV, ``rag.slides``, ``rag.ebooks``, ``rag.mail``). A reader may also mark named
+regions of its text (a sheet, a slide, a chapter, a heading path): see ``rag.regions``.
 """
 from __future__ import annotations
 
@@ -10,26 +13,37 @@ import bisect
 import codecs
 import hashlib
 import io
-import logging
 import os
-import re
-import threading
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from .regions import Region, location
+
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 DOCX_SUFFIXES = {".docx"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES
+CSV_SUFFIXES = {".csv", ".tsv"}
+# The readers of the other kinds of file: suffix -> (module of rag, its function giving text and regions).
+READERS = {
+    ".xlsx": ("sheets", "workbook_text"), ".xlsm": ("sheets", "workbook_text"),
+    ".xls": ("sheets", "workbook_text"), ".ods": ("sheets", "workbook_text"),
+    ".png": ("ocr", "image_text"), ".jpg": ("ocr", "image_text"), ".jpeg": ("ocr", "image_text"),
+    ".tif": ("ocr", "image_text"), ".tiff": ("ocr", "image_text"),
+    ".pptx": ("slides", "pptx_text"),
+    ".epub": ("ebooks", "epub_text"),
+    ".eml": ("mail", "eml_text"),
+}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | CSV_SUFFIXES | set(READERS)
+STREAMED_SUFFIXES = TEXT_SUFFIXES | CSV_SUFFIXES   # text files, read and indexed a block at a time
 MAX_FILE_BYTES = 200 * 1024 * 1024
 PDF_TIME_BUDGET_S = 30.0          # wall-clock budget for one PDF's text extraction (checked between pages;
                                   # when indexing, also enforced by stopping the worker process)
 PDF_MAX_PAGES = 10_000
-DOCX_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024   # guards against zip bombs
+DOCX_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024   # guards against zip bombs (.docx, .xlsx, .pptx, .epub)
+ZIP_MAX_RATIO = 200               # uncompressed / compressed bytes of a whole archive; text rarely passes 20
 TEXT_BLOCK_BYTES = 1 << 20        # plain-text files are read and decoded a block at a time
 
 
@@ -39,10 +53,16 @@ class Document:
     text: str
     sha256: str                 # of the file's bytes
     pages: tuple[int, ...] = ()  # character offset where each page starts (paged formats only)
+    regions: tuple[Region, ...] = ()   # named parts: sheets, slides, chapters, heading paths
 
     def page_at(self, offset: int) -> int | None:
         """1-based page number holding ``offset``, or None for unpaged documents."""
         return page_of(self.pages, offset)
+
+    def location(self, start: int, end: int) -> str:
+        """Where ``text[start:end]`` is, in words ("Sheet1, row 12", "slide 3"); "" when unnamed."""
+        head = self.text[self.text.rfind("\n", 0, start) + 1:start]
+        return location(self.regions, self.pages, start, end, self.text[start:end], head)
 
     def __repr__(self) -> str:
         return f"Document({self.source!r}, {len(self.text):,} chars, sha256={self.sha256[:10]})"
@@ -271,201 +291,145 @@ def reader_version(path: Path) -> str:
 
     suffix = Path(path).suffix.lower()
     if suffix in HTML_SUFFIXES:
-        return f"html-1 beautifulsoup4-{version('beautifulsoup4')} lxml-{version('lxml')}"
+        return f"html-2 beautifulsoup4-{version('beautifulsoup4')} lxml-{version('lxml')}"
     if suffix in PDF_SUFFIXES:
-        return f"pdf-1 pypdf-{version('pypdf')}"
+        return f"pdf-2 pypdf-{version('pypdf')} pypdfium2-{version('pypdfium2')} tesseract-{_tesseract() or 'none'}"
     if suffix in DOCX_SUFFIXES:
-        return f"docx-1 python-docx-{version('python-docx')}"
+        return f"docx-2 python-docx-{version('python-docx')}"
+    if suffix in CSV_SUFFIXES:
+        return "csv-1"
+    if suffix in (".md", ".markdown"):
+        return "markdown-2"
+    if suffix in READERS:
+        return _READER_VERSIONS[READERS[suffix][0]](version)
     return "text-1"
 
 
-def extract_text(path: Path, data: bytes, *, isolated: bool = False) -> tuple[str, tuple[int, ...]]:
-    """The text of a file's bytes, chosen by its suffix, and the page start offsets (PDF only).
-
-    ``isolated``: extract a PDF in a worker process that is stopped when it runs over
-    PDF_TIME_BUDGET_S (a page that never finishes cannot hold up a rebuild)."""
-    suffix = Path(path).suffix.lower()
-    if suffix in HTML_SUFFIXES:
-        return html_text(data), ()
-    if suffix in PDF_SUFFIXES:
-        return pdf_text_isolated(data) if isolated else pdf_text(data)
-    if suffix in DOCX_SUFFIXES:
-        return docx_text(data), ()
-    return decode_text(data), ()
-
-
-_HTML_DROP = ("script", "style", "noscript", "template", "head", "meta", "link", "title", "iframe", "object",
-              "embed", "svg", "canvas")
-_HTML_BLOCKS = {
-    "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog", "div", "dl",
-    "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-    "hgroup", "hr", "html", "legend", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
-    "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+_READER_VERSIONS = {
+    "sheets": lambda version: f"workbook-1 python-calamine-{version('python-calamine')}",
+    "slides": lambda version: f"pptx-1 python-pptx-{version('python-pptx')}",
+    "ebooks": lambda version: f"epub-1 html-2 lxml-{version('lxml')}",
+    "mail": lambda version: "eml-1 html-2",
+    "ocr": lambda version: f"ocr-1 tesseract-{_tesseract() or 'none'}",
 }
 
 
-def html_text(data: bytes) -> str:
-    """Visible text of an HTML page: one line per block element, whitespace inside a line collapsed."""
-    from bs4 import BeautifulSoup, Comment, Declaration, Doctype, ProcessingInstruction
+@dataclass(frozen=True)
+class Extracted:
+    """What a reader makes of a file: its text, where its pages start, its named regions."""
+    text: str
+    pages: tuple[int, ...] = ()
+    regions: tuple[Region, ...] = ()
 
+
+def stream_pieces(path: Path, pieces: Iterator[str]) -> tuple[Iterator[str], Sequence[Region]]:
+    """The stored text of a streamed file (see STREAMED_SUFFIXES) from its decoded text in pieces,
+    and its regions (complete once the pieces have all been read)."""
+    from .headings import MARKDOWN_SUFFIXES, MarkdownHeadings
+
+    suffix = Path(path).suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        from .sheets import CSV_REGIONS, csv_lines
+
+        return csv_lines(pieces, suffix), CSV_REGIONS
+    if suffix in MARKDOWN_SUFFIXES:
+        headings = MarkdownHeadings()
+        return headings.scan(pieces), headings.regions
+    return pieces, ()
+
+
+def extract_text(path: Path, data: bytes, *, isolated: bool = False) -> tuple[str, tuple[int, ...]]:
+    """The text of a file's bytes and the page start offsets (PDF only): see ``extract``."""
+    got = extract(path, data, isolated=isolated)
+    return got.text, got.pages
+
+
+def extract(path: Path, data: bytes, *, isolated: bool = False,
+            ocr_progress: Callable[[int, int], None] | None = None) -> Extracted:
+    """The text of a file's bytes, chosen by its suffix, with its pages and regions.
+
+    ``isolated``: read a PDF in a worker process that is stopped when it runs over its time
+    (a page that never finishes cannot hold up a rebuild; see ``rag.pdf``).
+    ``ocr_progress(done, total)``: called after each PDF page read by OCR."""
+    suffix = Path(path).suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        from .html import html_parts
+
+        return Extracted(*_no_pages(html_parts(data)))
+    if suffix in PDF_SUFFIXES:
+        from .pdf import pdf_extract
+
+        return Extracted(*pdf_extract(data, isolated=isolated, progress=ocr_progress))
+    if suffix in DOCX_SUFFIXES:
+        from .word import docx_parts
+
+        return Extracted(*_no_pages(docx_parts(data)))
+    if suffix in READERS:
+        import importlib
+
+        module, function = READERS[suffix]
+        got = getattr(importlib.import_module(f".{module}", __package__), function)(data)
+        return Extracted(*got) if len(got) == 3 else Extracted(*_no_pages(got))
+    if suffix in STREAMED_SUFFIXES:
+        pieces, regions = stream_pieces(path, iter((decode_text(data),)))
+        text = "".join(pieces)
+        return Extracted(text, (), tuple(regions))
+    return Extracted(decode_text(data))
+
+
+def _no_pages(got: tuple[str, tuple[Region, ...]]) -> tuple[str, tuple[int, ...], tuple[Region, ...]]:
+    return got[0], (), got[1]
+
+
+def check_zip(data: bytes, limit: int | None = None) -> None:
+    """Refuse an archive (.docx, .xlsx, .pptx, .epub) that would unpack to too much: a zip bomb.
+    Reads only the archive's directory; a file that is not a zip passes (its reader says why)."""
+    limit = DOCX_MAX_UNZIPPED_BYTES if limit is None else limit
     try:
-        soup = BeautifulSoup(data, "lxml")
-    except Exception as exc:  # lxml is lenient; this is for truly broken input
-        raise UnreadableDocument(f"malformed HTML ({type(exc).__name__})") from None
-    for tag in soup.find_all(_HTML_DROP):
-        tag.decompose()
-    for node in soup.find_all(string=lambda s: isinstance(s, (Comment, Declaration, Doctype,
-                                                              ProcessingInstruction))):
-        node.extract()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for tag in soup.find_all(_HTML_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (re.sub(r"\s+", " ", line).strip() for line in soup.get_text().split("\n"))
-    return "\n".join(line for line in lines if line)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return
+    if total > limit:
+        raise UnreadableDocument(f"too large when unzipped ({total:,} bytes; limit {limit:,})")
+    if total > 10 * 1024 * 1024 and total > ZIP_MAX_RATIO * len(data):
+        raise UnreadableDocument(f"compressed too well to be a document ({total // max(1, len(data)):,}:1; "
+                                 f"a zip bomb?)")
 
 
-def pdf_text(data: bytes, *, time_budget: float | None = None,
-             max_pages: int | None = None) -> tuple[str, tuple[int, ...]]:
-    """The text layer of a PDF, pages separated by a blank line, and the offset where each page starts.
-
-    Bounded: extraction stops with UnreadableDocument once it has run longer than ``time_budget``
-    seconds (checked between pages) or the PDF has more than ``max_pages`` pages.
-    """
-    from pypdf import PdfReader
-
-    # pypdf logs a warning for every damage it repairs; a damaged file is reported as a Skipped instead.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    time_budget = PDF_TIME_BUDGET_S if time_budget is None else time_budget
-    max_pages = PDF_MAX_PAGES if max_pages is None else max_pages
-    deadline = time.monotonic() + time_budget
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            try:  # "owner password only" PDFs open with an empty user password
-                opened = reader.decrypt("")
-            except Exception:
-                opened = 0
-            if not opened:
-                raise UnreadableDocument("encrypted PDF")
-        n = len(reader.pages)
-        if n == 0:
-            raise UnreadableDocument("PDF has no pages")
-        if n > max_pages:
-            raise UnreadableDocument(f"too many pages ({n:,}; limit {max_pages:,})")
-        parts: list[str] = []
-        pages: list[int] = []
-        offset = 0
-        for i in range(n):
-            if time.monotonic() > deadline:
-                raise UnreadableDocument(f"PDF text extraction took too long (over {time_budget:g} s)")
-            page_text = (reader.pages[i].extract_text() or "").strip().replace("\x00", "")
-            if parts:
-                parts.append("\n\n")
-                offset += 2
-            pages.append(offset)
-            parts.append(page_text)
-            offset += len(page_text)
-    except UnreadableDocument:
-        raise
-    except Exception as exc:  # pypdf raises many kinds of errors on damaged files
-        raise UnreadableDocument(f"malformed PDF ({_short(exc)})") from None
-    text = "".join(parts)
-    if not text.strip():
-        raise UnreadableDocument("no text layer (scanned PDF?)")
-    return text, tuple(pages)
-
-
-_pdf_pool = None
-_pdf_pool_lock = threading.Lock()
-PDF_WORKER_START_S = 120.0        # how long a worker process may take to start (a busy machine)
-
-
-def _pdf_worker():
-    """The process that extracts PDF text while indexing (started once, stopped by stop_pdf_worker)."""
-    global _pdf_pool
-    with _pdf_pool_lock:
-        if _pdf_pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # forkserver: workers start from a clean process, not a fork of this (threaded) one.
-            _pdf_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
-        return _pdf_pool
+def join_pages(pages: Sequence[str]) -> tuple[str, tuple[int, ...]]:
+    """Pages separated by a blank line, and the offset where each starts."""
+    starts, offset = [], 0
+    for i, page in enumerate(pages):
+        offset += 2 if i else 0
+        starts.append(offset)
+        offset += len(page)
+    return "\n\n".join(pages), tuple(starts)
 
 
 def stop_pdf_worker(kill: bool = False) -> None:
-    global _pdf_pool
-    with _pdf_pool_lock:
-        pool, _pdf_pool = _pdf_pool, None
-    if pool is None:
-        return
-    if kill:
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
+    """Stop the process that reads PDFs while indexing (see ``rag.pdf``)."""
+    from .pdf import stop_pdf_worker as stop
+
+    stop(kill)
 
 
-def _load_pdf_reader() -> bool:
-    import pypdf  # noqa: F401
+def html_text(data: bytes) -> str:
+    """Visible text of an HTML page (see ``rag.html``)."""
+    from .html import html_parts
 
-    return True
-
-
-def pdf_text_isolated(data: bytes) -> tuple[str, tuple[int, ...]]:
-    """``pdf_text`` in a worker process, stopped once it runs PDF_TIME_BUDGET_S (plus a second)."""
-    from concurrent.futures import TimeoutError as FutureTimeout
-    from concurrent.futures.process import BrokenProcessPool
-
-    budget, max_pages = PDF_TIME_BUDGET_S, PDF_MAX_PAGES
-    try:
-        pool = _pdf_worker()
-        pool.submit(_load_pdf_reader).result(timeout=PDF_WORKER_START_S)  # time the PDF only, not the start
-        future = pool.submit(pdf_text, data, time_budget=budget, max_pages=max_pages)
-        return future.result(timeout=max(budget, 0.0) + 1.0)
-    except FutureTimeout:
-        stop_pdf_worker(kill=True)
-        raise UnreadableDocument(f"PDF text extraction took too long (over {budget:g} s)") from None
-    except BrokenProcessPool:
-        stop_pdf_worker(kill=True)
-        raise UnreadableDocument("the PDF reader crashed on this file") from None
+    return html_parts(data)[0]
 
 
 def docx_text(data: bytes) -> str:
-    """Paragraphs and table cells of a .docx body, in document order, one per line."""
-    import docx
-    from docx.table import Table
+    """Paragraphs and tables of a .docx body (see ``rag.word``)."""
+    from .word import docx_parts
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if sum(info.file_size for info in zf.infolist()) > DOCX_MAX_UNZIPPED_BYTES:
-                raise UnreadableDocument("too large when unzipped")
-        document = docx.Document(io.BytesIO(data))
-        lines: list[str] = []
-
-        def walk(container) -> None:
-            for item in container.iter_inner_content():
-                if isinstance(item, Table):
-                    for row in item.rows:
-                        seen: set[int] = set()
-                        for cell in row.cells:
-                            if id(cell._tc) in seen:  # merged cells repeat across the row
-                                continue
-                            seen.add(id(cell._tc))
-                            walk(cell)
-                else:
-                    lines.append(item.text)
-
-        walk(document)
-    except UnreadableDocument:
-        raise
-    except Exception as exc:
-        raise UnreadableDocument(f"not a readable .docx file ({_short(exc)})") from None
-    return "\n".join(line.strip() for line in lines if line.strip())
+    return docx_parts(data)[0]
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
+    """An exception as a short one-line reason."""
     msg = " ".join(str(exc).split())
     msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
     return msg if len(msg) <= 120 else msg[:117] + "..."
@@ -477,10 +441,18 @@ def read_text(path: Path) -> str:
     return extract_text(path, read_bytes(path))[0]
 
 
-def read_document(path: Path, source: str, *, isolated: bool = False) -> Document:
+def _tesseract() -> str | None:
+    from .ocr import tesseract_version
+
+    return tesseract_version()
+
+
+def read_document(path: Path, source: str, *, isolated: bool = False,
+                  ocr_progress: Callable[[int, int], None] | None = None) -> Document:
     path = Path(path)
     data = read_bytes(path)
-    text, pages = extract_text(path, data, isolated=isolated)
-    if not text.strip():
+    got = extract(path, data, isolated=isolated, ocr_progress=ocr_progress)
+    if not got.text.strip():
         raise UnreadableDocument("empty (no text)")
-    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages)
+    return Document(source=source, text=got.text, sha256=hashlib.sha256(data).hexdigest(), pages=got.pages,
+                    regions=got.regions)

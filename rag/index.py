@@ -34,13 +34,14 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import models
-from .chunk import Chunk, Chunker
-from .documents import (SUPPORTED_SUFFIXES, TEXT_SUFFIXES, Document, Skipped, TextProbe, UnreadableDocument,
+from .chunk import Chunk, Chunker, embedded_text
+from .documents import (STREAMED_SUFFIXES, SUPPORTED_SUFFIXES, Document, Skipped, TextProbe, UnreadableDocument,
                         iter_text, probe_text, read_document, reader_version, scan, sha256_file,
-                        stop_pdf_worker)
+                        stop_pdf_worker, stream_pieces)
 from .embed import Embedder
 from .errors import (CorpusError, IndexCorruptError, IndexLockedError, IndexMismatchError,
                      IndexMissingError, IndexWriteError, RagError)
+from .regions import Region, regions_from_json
 from .store import (StoreConfig, VectorStore, close_store, create_store, drop_version_store,
                     manifest_location, open_store, save_store)
 
@@ -222,6 +223,9 @@ class Snapshot:
 
     def document_pages(self, source: str) -> tuple[int, ...]:
         return tuple(self.manifest["files"].get(source, {}).get("pages", ()))
+
+    def document_regions(self, source: str) -> tuple[Region, ...]:
+        return regions_from_json(self.manifest["files"].get(source, {}).get("regions"))
 
 
 def current_version(index_dir: Path) -> str | None:
@@ -419,15 +423,20 @@ class _Locations:
         return [first, *self._more.get(row, ())]
 
 
-def _spool_write(spool, text: str) -> None:
-    data = text.encode("utf-8")
-    spool.write(len(data).to_bytes(4, "little"))
-    spool.write(data)
+def _spool_write(spool, text: str, context: str = "") -> None:
+    for part in (text, context):
+        data = part.encode("utf-8")
+        spool.write(len(data).to_bytes(4, "little"))
+        spool.write(data)
 
 
-def _spool_read(spool) -> str:
-    n = int.from_bytes(spool.read(4), "little")
-    return spool.read(n).decode("utf-8")
+def _spool_read(spool) -> tuple[str, str]:
+    """A chunk's text and the context embedded with it (see ``Chunk.embedded_text``)."""
+    parts = []
+    for _ in range(2):
+        n = int.from_bytes(spool.read(4), "little")
+        parts.append(spool.read(n).decode("utf-8"))
+    return parts[0], parts[1]
 
 
 # --------------------------------------------------------------------------- near-duplicate documents
@@ -622,7 +631,7 @@ class Builder:
             reader = reader_version(path)
             probe = None
             try:
-                if path.suffix.lower() in TEXT_SUFFIXES:
+                if path.suffix.lower() in STREAMED_SUFFIXES:
                     probe = probe_text(path)
                     sha = probe.sha256
                 else:
@@ -647,11 +656,13 @@ class Builder:
                         new = _NewText(path, probe.size, probe=probe)
                         entry = {"sha256": sha, "chars": 0, "reader": reader}   # chars: counted when chunked
                     else:
-                        doc = read_document(path, source, isolated=True)
+                        doc = read_document(path, source, isolated=True, ocr_progress=self._ocr_bar(source))
                         new = _NewText(path, path.stat().st_size, doc=doc)
                         entry = {"sha256": doc.sha256, "chars": len(doc.text), "reader": reader}
                         if doc.pages:
                             entry["pages"] = list(doc.pages)
+                        if doc.regions:
+                            entry["regions"] = [r.to_json() for r in doc.regions]
                 except (UnreadableDocument, OSError) as exc:
                     reason = str(exc) if isinstance(exc, UnreadableDocument) else f"cannot read ({exc})"
                     report.skipped.append(Skipped(source, reason))
@@ -671,26 +682,47 @@ class Builder:
         return _Plan(report, old, documents, reused, files)
 
     def _chunks_of(self, plan: _Plan, source: str, bar=None) -> Iterator[Chunk]:
-        """The chunks of one new or changed file; plain text is read and chunked a block at a time."""
+        """The chunks of one new or changed file; text files (plain, CSV) are read and chunked a block at a time."""
         new = plan.documents[source]
         if new.doc is not None:
-            yield from self.chunker.iter_chunks(source, new.doc.text)
+            yield from self.chunker.iter_chunks(source, new.doc.text, regions=new.doc.regions)
             if bar is not None:
                 bar.update(new.size)
             return
         chars = 0
 
+        decoded = iter_text(new.path, new.probe, on_block=bar.update if bar is not None else None)
+        stored, regions = stream_pieces(new.path, decoded)
+
         def pieces() -> Iterator[str]:
             nonlocal chars
-            for piece in iter_text(new.path, new.probe, on_block=bar.update if bar is not None else None):
+            for piece in stored:
                 chars += len(piece)
                 yield piece
 
         try:
-            yield from self.chunker.iter_chunks_stream(source, pieces())
+            yield from self.chunker.iter_chunks_stream(source, pieces(), regions=regions)
         except UnreadableDocument as exc:
             raise CorpusError(f"{source} became unreadable during the rebuild ({exc}); run `rag index` again") from None
         plan.files[source]["chars"] = chars
+        if regions:
+            plan.files[source]["regions"] = [r.to_json() for r in regions]
+
+    def _ocr_bar(self, source: str) -> Callable[[int, int], None] | None:
+        """Shows the pages of one PDF read by OCR, apart from the other bars (OCR is slow)."""
+        if not self.show_progress:
+            return None
+        bar = None
+
+        def update(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                from tqdm import tqdm
+                bar = tqdm(total=total, unit="page", desc=f"OCR {source}", dynamic_ncols=True)
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+        return update
 
     def _reading_bar(self, plan: _Plan):
         total = sum(new.size for new in plan.documents.values())
@@ -724,14 +756,14 @@ class Builder:
         locations = _Locations()
         spool_path = self.index_dir / SPOOL
         with open(spool_path, "w+b") as spool:
-            def add(cid: str, source: str, start: int, end: int, text: str | None) -> None:
+            def add(cid: str, source: str, start: int, end: int, text: str | None, context: str = "") -> None:
                 row = row_of.get(cid)
                 if row is None:
                     row_of[cid] = len(ids)
                     ids.append(cid)
                     locations.new_row(source, start, end)
                     if cid not in old_row:
-                        _spool_write(spool, text)
+                        _spool_write(spool, text, context)
                 else:
                     locations.add(row, source, start, end)
 
@@ -744,7 +776,7 @@ class Builder:
                             add(loc_to_id[(loc.source, loc.start, loc.end)], source, loc.start, loc.end, None)
                     elif source in plan.documents:
                         for chunk in self._chunks_of(plan, source, bar):
-                            add(chunk.id, chunk.source, chunk.start, chunk.end, chunk.text)
+                            add(chunk.id, chunk.source, chunk.start, chunk.end, chunk.text, chunk.context)
             finally:
                 if bar is not None:
                     bar.close()
@@ -777,7 +809,7 @@ class Builder:
             spool.seek(0)
             with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
                 for row, cid in enumerate(ids):
-                    text = old.chunks[old_row[cid]].text if cid in old_row else _spool_read(spool)
+                    text = old.chunks[old_row[cid]].text if cid in old_row else _spool_read(spool)[0]
                     locs = [Location(*loc) for loc in sorted(locations[row], key=lambda l: (l[0], l[1]))]
                     f.write(ChunkRecord(row, cid, text, locs).to_json() + "\n")
                 f.flush()
@@ -832,11 +864,11 @@ class Builder:
             batch_rows: list[int] = []
             batch_texts: list[str] = []
             for row in new_rows:
-                text = _spool_read(spool)
+                text, context = _spool_read(spool)
                 if row not in pending:
                     continue
                 batch_rows.append(row)
-                batch_texts.append(text)
+                batch_texts.append(embedded_text(text, context))
                 if len(batch_rows) == EMBED_BATCH or row == todo[-1]:
                     vecs = np.asarray(self.embedder.embed_documents(batch_texts), dtype=np.float32)
                     out[batch_rows] = vecs

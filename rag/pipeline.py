@@ -215,10 +215,14 @@ class Engine:
         return question, warnings
 
     def _citation(self, p: Passage, n: int, snap: Snapshot) -> Citation:
+        from .regions import location
+
         loc = p.location
-        page = page_of(snap.document_pages(loc.source), loc.start)
+        pages = snap.document_pages(loc.source)
+        head = p.context[p.context.rfind("\n", 0, p.span[0]) + 1:p.span[0]]   # the quote's line before it
+        where = location(snap.document_regions(loc.source), pages, loc.start, loc.end, p.text, head)
         return Citation(n=n, source=loc.source, chunk_id=p.chunk_id, start=loc.start, end=loc.end,
-                        quote=p.text, score=round(p.score, 4), page=page,
+                        quote=p.text, score=round(p.score, 4), page=page_of(pages, loc.start), location=where,
                         also=[{"source": a.source, "start": a.start, "end": a.end, "quote": text} for a, text in p.also])
 
     def _compose(self, question: str, passages: list[Passage], verdict: Verdict, snap: Snapshot,

@@ -24,8 +24,9 @@ from rag.generate import GenerationStats
 
 
 @pytest.fixture(autouse=True)
-def _offline_env(monkeypatch):
+def _offline_env(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("RAG_OCR_CACHE", str(tmp_path / "ocr-cache"))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     for var in ("RAG_SEEDS_DIR", "RAG_INDEX_DIR", "RAG_MODELS_DIR", "RAG_MODEL", "RAG_THREADS", "RAG_TOP_K",
                 "RAG_VECTOR_STORE", "RAG_MILVUS_URI", "RAG_MILVUS_TOKEN", "RAG_LLM_URL", "RAG_LLM_API_KEY",

@@ -23,17 +23,35 @@ def make_builder(seeds, index_dir, embedder=None, max_tokens=MAX_TOKENS, overlap
     return Builder(seeds, index_dir, embedder, Chunker(embedder.count_tokens, max_tokens, overlap))
 
 
-def expected_chunks(seeds, chunker) -> dict[str, set[tuple[str, int, int]]]:
-    """What a from-scratch index of ``seeds`` must hold: chunk text -> its locations."""
-    out: dict[str, set] = {}
+def chunks_from_scratch(seeds, chunker):
+    """The chunks of every readable file of ``seeds``, as a from-scratch build makes them."""
     for source, path in scan(seeds)[0]:
         try:
             doc = read_document(path, source)
         except UnreadableDocument:
             continue
-        for c in chunker.split(source, doc.text):
-            out.setdefault(c.text, set()).add((c.source, c.start, c.end))
+        yield from chunker.split(source, doc.text, doc.regions)
+
+
+def expected_chunks(seeds, chunker) -> dict[str, set[tuple[str, int, int]]]:
+    """What a from-scratch index of ``seeds`` must hold: chunk text -> its locations."""
+    out: dict[str, set] = {}
+    for c in chunks_from_scratch(seeds, chunker):
+        out.setdefault(c.text, set()).add((c.source, c.start, c.end))
     return out
+
+
+def embedded_texts(seeds, chunker) -> dict[str, str]:
+    """What a from-scratch build of ``seeds`` embeds for each distinct chunk text: the text, after
+    the label of its region (a Markdown heading) when it has one."""
+    out: dict[str, str] = {}
+    for c in chunks_from_scratch(seeds, chunker):
+        out.setdefault(c.text, c.embedded_text())
+    return out
+
+
+def expected_embedded(seeds, chunker) -> list[str]:
+    return sorted(embedded_texts(seeds, chunker).values())
 
 
 def check_index(builder: Builder):
@@ -45,7 +63,8 @@ def check_index(builder: Builder):
     assert all(rec.id == chunk_id(rec.text) for rec in snap.chunks)
     assert len(snap.store) == len(snap.chunks)
     if snap.chunks:
-        want = np.vstack([fake_vector(rec.text, builder.embedder.dim) for rec in snap.chunks])
+        embedded = embedded_texts(builder.seeds_dir, builder.chunker)
+        want = np.vstack([fake_vector(embedded[rec.text], builder.embedder.dim) for rec in snap.chunks])
         np.testing.assert_allclose(snap.store.vectors(range(len(snap.chunks))), want, atol=1e-6)
     files = {}
     for source, path in scan(builder.seeds_dir)[0]:
@@ -95,9 +114,12 @@ def test_full_build_writes_a_version_and_its_manifest(builder, corpus, index_dir
     assert manifest["format"] == FORMAT
     assert manifest["embedding"] == {"model": "fake-embedder", "dim": 64}
     assert manifest["chunking"] == builder.chunker.settings()
-    assert manifest["files"] == {
+    expected_files = {
         name: {"sha256": hashlib.sha256(text.encode()).hexdigest(), "chars": len(text), "reader": "text-1"}
         for name, text in CORPUS.items()}
+    # Markdown is read with its headings, which name where a passage is.
+    expected_files["lighthouse.md"].update(reader="markdown-2", regions=[[0, "Harbour Point lighthouse"]])
+    assert manifest["files"] == expected_files
     assert manifest["checksums"] == {
         name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ("chunks.jsonl", "vectors.faiss")}
 
@@ -105,7 +127,9 @@ def test_full_build_writes_a_version_and_its_manifest(builder, corpus, index_dir
     assert len(expected) > 2 * len(CORPUS), "the test corpus should make several chunks per file"
     assert report.added == sorted(CORPUS) and not report.changed and not report.removed
     assert report.chunks_total == report.chunks_embedded == len(expected)
-    assert sorted(builder.embedder.embedded) == sorted(expected), "each chunk embedded exactly once"
+    assert sorted(builder.embedder.embedded) == expected_embedded(corpus, builder.chunker), \
+        "each chunk embedded exactly once"
+    assert any(t.startswith("Harbour Point lighthouse\n# Harbour") for t in builder.embedder.embedded)
     assert "index version" in report.summary()
 
 
@@ -213,7 +237,7 @@ def test_changing_chunk_settings_rebuilds_everything(built, corpus, index_dir):
     builder = make_builder(corpus, index_dir, max_tokens=45, overlap=10)
     report = builder.build()
     assert report.full_rebuild_reason and "chunk" in report.full_rebuild_reason
-    assert sorted(builder.embedder.embedded) == sorted(expected_chunks(corpus, builder.chunker))
+    assert sorted(builder.embedder.embedded) == expected_embedded(corpus, builder.chunker)
     assert "full rebuild" in report.summary()
     check_index(builder)
 
@@ -222,7 +246,7 @@ def test_changing_the_embedding_model_rebuilds_everything(built, corpus, index_d
     builder = make_builder(corpus, index_dir, embedder=FakeEmbedder(name="fake-embedder-v2"))
     report = builder.build()
     assert "embedding model" in report.full_rebuild_reason
-    assert sorted(builder.embedder.embedded) == sorted(expected_chunks(corpus, builder.chunker))
+    assert sorted(builder.embedder.embedded) == expected_embedded(corpus, builder.chunker)
     assert load(index_dir).manifest["embedding"]["model"] == "fake-embedder-v2"
 
 

@@ -76,7 +76,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, m
     (seeds / "secret.txt").write_text("Nobody may read this file.")
     (seeds / "folder.txt").mkdir()                                           # a folder, not a file
     os.mkfifo(seeds / "pipe.txt")                                            # reading it would block
-    (seeds / "data.csv").write_text("a,b\n1,2\n")
+    (seeds / "data.xyz").write_text("a,b\n1,2\n")
     (seeds / "Makefile").write_text("all:\n")
     (seeds / "copy-of-bakery.txt").write_text(CORPUS["notes/bakery.txt"])
     real_open = builtins.open
@@ -101,7 +101,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, m
     assert "symbolic link" in reasons["sub/up"]
     assert reasons["secret.txt"] == "permission denied"
     assert reasons["pipe.txt"] == "not a regular file"
-    assert "unsupported file type .csv" in reasons["data.csv"] and "unsupported" in reasons["Makefile"]
+    assert "unsupported file type .xyz" in reasons["data.xyz"] and "unsupported" in reasons["Makefile"]
     summary = report.summary()
     for source, reason in reasons.items():
         assert f"  skipped: {source}: {reason}" in summary.splitlines()

@@ -8,10 +8,12 @@ import numpy as np
 
 from rag.chunk import Chunker, chunk_id
 from rag.config import Settings
+from rag.documents import read_document
 from rag.index import Builder, current_version, load
 from rag.pipeline import Engine, build_index
 
 from conftest import CORPUS, FakeEmbedder, FakeGenerator, echo_passage, fake_vector, write_corpus
+from test_index import embedded_texts
 
 QUESTION = "In which year did the Harbour Point lighthouse open to visitors?"
 
@@ -103,15 +105,26 @@ def make_builder(seeds, index_dir, embedder=None) -> Builder:
     return Builder(seeds, index_dir, embedder, Chunker(embedder.count_tokens, 30, 6))
 
 
+def chunks_of(builder: Builder, source: str):
+    doc = read_document(builder.seeds_dir / source, source)
+    return builder.chunker.split(source, doc.text, doc.regions)
+
+
 def texts_of(builder: Builder, source: str) -> set[str]:
-    return {c.text for c in builder.chunker.split(source, (builder.seeds_dir / source).read_text())}
+    return {c.text for c in chunks_of(builder, source)}
+
+
+def embedded_of(builder: Builder, source: str, only: set[str] | None = None) -> set[str]:
+    """What is embedded for the chunks of ``source`` (those with a text in ``only``, when given):
+    the text, after its Markdown heading when it has one."""
+    return {c.embedded_text() for c in chunks_of(builder, source) if only is None or c.text in only}
 
 
 def test_add_edit_rename_delete_embed_exactly_the_new_text(tmp_path):
     seeds = write_corpus(tmp_path / "seeds")
     builder = make_builder(seeds, tmp_path / "index")
     builder.build()
-    assert sorted(builder.embedder.embedded) == sorted(set().union(*(texts_of(builder, s) for s in CORPUS)))
+    assert sorted(builder.embedder.embedded) == sorted(set().union(*(embedded_of(builder, s) for s in CORPUS)))
 
     # Add: only the new file's chunks.
     builder.embedder.embedded.clear()
@@ -127,7 +140,7 @@ def test_add_edit_rename_delete_embed_exactly_the_new_text(tmp_path):
     builder.build()
     changed = texts_of(builder, "lighthouse.md") - before
     assert changed and all("150 steps" in t for t in changed)
-    assert sorted(builder.embedder.embedded) == sorted(changed)
+    assert sorted(builder.embedder.embedded) == sorted(embedded_of(builder, "lighthouse.md", changed))
 
     # Rename and move: nothing.
     builder.embedder.embedded.clear()
@@ -146,8 +159,9 @@ def test_add_edit_rename_delete_embed_exactly_the_new_text(tmp_path):
     assert len(after.store) == len(snap.store) - len(gone) == len(after.chunks)
     assert {rec.id for rec in after.chunks} == {rec.id for rec in snap.chunks} - gone
     assert [rec.row for rec in after.chunks] == list(range(len(after.chunks)))
+    embedded = embedded_texts(seeds, builder.chunker)
     np.testing.assert_allclose(after.store.vectors(range(len(after.chunks))),
-                               np.vstack([fake_vector(rec.text) for rec in after.chunks]), atol=1e-6)
+                               np.vstack([fake_vector(embedded[rec.text]) for rec in after.chunks]), atol=1e-6)
     for cid in gone:       # a deleted chunk's own vector is no longer found
         text = next(rec.text for rec in snap.chunks if rec.id == cid)
         hits = after.store.search(fake_vector(text), len(after.chunks))

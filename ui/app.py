@@ -167,6 +167,7 @@ class ChatHandlers:
         self.settings = settings
         self._engine = engine
         self._export_dir: Path | None = None
+        self._watcher = None
 
     # ------------------------------------------------------------------ the engine for the chosen options
 
@@ -299,6 +300,21 @@ class ChatHandlers:
             note = render.notice([], [str(exc)])
         return (note, *self.documents_view(model))
 
+    def watch_folder(self, on: bool) -> str:
+        """Re-index by itself whenever files in the corpus folder change (as `rag watch` does)."""
+        from rag.watch import Watcher
+
+        if on and self._watcher is None:
+            self._watcher = Watcher(self.settings, on_error=lambda exc: log.warning("re-indexing failed: %s", exc))
+            self._watcher.start(build_first=False)
+            return render.notice(["watching the folder: files added, changed or removed are indexed by themselves"],
+                                 [])
+        if not on and self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+            return render.notice(["no longer watching the folder"], [])
+        return ""
+
     def add_documents(self, files, model: str | None = None, progress=gr.Progress()) -> tuple:
         """Check and store uploaded files in the corpus folder, then re-index.
         Returns (notice, status, list, choices, cleared upload)."""
@@ -394,7 +410,7 @@ def build_app(settings: Settings, *, engine=None, queue_size: int = QUEUE_SIZE) 
                         status = gr.HTML(elem_id="rag-status")
                         doc_list = gr.HTML(elem_id="rag-doc-list")
                     with gr.Column(scale=2, min_width=320):
-                        upload = gr.File(label="Add documents (.txt .md .html .pdf .docx, up to "
+                        upload = gr.File(label=f"Add documents ({' '.join(corpus.UPLOAD_SUFFIXES)}, up to "
                                                f"{corpus.max_upload_bytes() / 1048576:g} MB each)",
                                          file_count="multiple", file_types=list(corpus.UPLOAD_SUFFIXES),
                                          height=140, elem_id="rag-upload")
@@ -405,6 +421,8 @@ def build_app(settings: Settings, *, engine=None, queue_size: int = QUEUE_SIZE) 
                             delete = gr.Button("Delete and re-index", variant="stop", size="sm",
                                                elem_id="rag-delete")
                             reindex = gr.Button("Re-index the folder", size="sm", elem_id="rag-reindex")
+                        watch = gr.Checkbox(label="Re-index by itself when files in the folder change", value=False,
+                                            elem_id="rag-watch")
                         doc_notice = gr.HTML(elem_id="rag-doc-notice")
             with gr.Tab("Settings", id="settings"):
                 with gr.Column(elem_id="rag-settings"):
@@ -432,6 +450,7 @@ def build_app(settings: Settings, *, engine=None, queue_size: int = QUEUE_SIZE) 
                                                     api_visibility="private")
         reindex.click(h.rebuild, [model], [doc_notice, *views], concurrency_id=LLM, api_visibility="private")
         demo.load(h.document_choices, None, only, queue=False, api_visibility="private")
+        watch.change(h.watch_folder, watch, doc_notice, queue=False, api_visibility="private")
         model.change(h.check_model, model, model_note, api_visibility="private")
         model.change(h.documents_view, model, views, queue=False, api_visibility="private")
         demo.load(h.documents_view, model, views, queue=False, api_visibility="private")

@@ -23,7 +23,7 @@ from rag.errors import RagError
 from rag.index import POINTER, current_version
 from rag.models import sha256_file
 
-UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".csv", ".tsv", ".xlsx", ".ods", ".pptx", ".epub", ".eml")
 MAX_UPLOAD_MB = 20
 MAX_NAME_CHARS = 120
 _UNSAFE = re.compile(r"[^\w .,()+@-]", re.UNICODE)

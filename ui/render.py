@@ -162,7 +162,8 @@ def sources_panel(citations: list[Citation], kind: str, question: str, seeds_dir
 
 
 def citation_card(c: Citation, seeds_dir: Path, kind: str = CITED, anchor: str | None = None) -> str:
-    page = f'<span class="rag-page">page {c.page}</span>' if c.page else ""
+    where = c.location or (f"page {c.page}" if c.page else "")
+    page = f'<span class="rag-page" title="{esc(where)}">{esc(where)}</span>' if where else ""
     head = (f'<div class="rag-card-head"><span class="rag-n">{c.n}</span>'
             f'<span class="rag-file" title="{esc(c.source)}">{esc(c.source)}</span>{page}'
             f'<span class="rag-score" title="retrieval score">score {c.score:.2f}</span></div>')
@@ -242,7 +243,7 @@ def export_markdown(turns: list[dict], title: str = "Ask your documents") -> str
         if cites:
             lines += ["Closest passages (none answers the question):" if t.get("abstained") else "Sources:", ""]
         for c in cites:
-            page = f", page {c['page']}" if c.get("page") else ""
+            page = f", {c['location']}" if c.get("location") else f", page {c['page']}" if c.get("page") else ""
             where = f"`{c.get('source', '')}`{page}, characters {c.get('start')}–{c.get('end')}"
             lines.append(f"[{c.get('n')}] {where}, score {float(c.get('score', 0.0)):.2f}")
             lines.append(f"> {_md_text(' '.join(str(c.get('quote', '')).split()))}")
@@ -284,7 +285,7 @@ def _size(n: int) -> str:
 def documents_html(docs: list[dict], seeds_dir: Path) -> str:
     head = f'<div class="rag-docs-for">Folder <code>{esc(seeds_dir)}</code></div>'
     if not docs:
-        return head + '<p class="rag-sources-note">No documents yet. Add .txt, .md, .html, .pdf or .docx files.</p>'
+        return head + '<p class="rag-sources-note">No documents yet. Add text, Markdown, HTML, PDF, Word, spreadsheet, CSV, slide, e-book or e-mail files.</p>'
     rows = "".join(f'<tr><td class="rag-doc-name">{esc(d["source"])}</td><td>{esc(_size(d["bytes"]))}</td>'
                    f'<td>{esc(time.strftime("%Y-%m-%d %H:%M", time.localtime(d["modified"])))}</td></tr>'
                    for d in docs)
@@ -304,7 +305,8 @@ def notice(messages: list[str], errors: list[str]) -> str:
 def citation_from_dict(d: dict) -> Citation:
     return Citation(n=int(d.get("n", 0)), source=str(d.get("source", "")), chunk_id=str(d.get("chunk_id", "")),
                     start=int(d.get("start", 0)), end=int(d.get("end", 0)), quote=str(d.get("quote", "")),
-                    score=float(d.get("score", 0.0)), page=d.get("page"), also=list(d.get("also") or []))
+                    score=float(d.get("score", 0.0)), page=d.get("page"), also=list(d.get("also") or []),
+                    location=str(d.get("location") or ""))
 
 
 def earlier_sources(turns: list[dict], seeds_dir: Path) -> str:
