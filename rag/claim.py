@@ -26,7 +26,9 @@ from .text import STOPWORDS, content_words, fold, mentioned, numbers, stem, word
 # The share of the claim's own words (its relation) the statement must hold.
 MIN_STATEMENT_OVERLAP = 0.5
 
-_CLAUSE = re.compile(r"[;:]\s+|,?\s+(?:while|whereas|but|although|though)\s+|,\s+and\s+(?=\w)|\s+and\s+then\s+",
+# A clause of fewer words is a field of a record or a list, not a statement of its own.
+MIN_CLAUSE_WORDS = 4
+_CLAUSE = re.compile(r";\s+|,?\s+(?:while|whereas|but|although|though)\s+|,\s+and\s+(?=\w)|\s+and\s+then\s+",
                      re.I)
 _TOKEN = re.compile(r"[\w’'.-]+")
 _PRONOUNS = frozenset("it its they their them he she his her him".split())
@@ -102,6 +104,8 @@ def statements(passage: str, preceding: str = "") -> list[list[Statement]]:
     out = []
     for i, sent in enumerate(sentences):
         parts = [p.strip() for p in _CLAUSE.split(sent) if p and p.strip()]
+        if any(len(p.split()) < MIN_CLAUSE_WORDS for p in parts):   # 'Ship: Albatross; Captain: …' is one record
+            parts = [sent]
         earlier = sentences[i - 1] if i else (above[0] if above else "")
         group = []
         for part in (parts if len(parts) > 1 else []) + [sent]:

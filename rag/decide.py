@@ -6,7 +6,10 @@ The model's answer is used when the verifier kept some of it and every answer ch
   adds_a_fact      — it does more than repeat the question;
   cites_strong     — it does not cite a passage far less relevant than the best one;
   states_kind      — it states the kind of fact asked for (a number, a date, a name);
-  judged_stated    — the model, reading its answer back, finds the passage states it as the answer.
+  fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
+                     the same kind there a clearly better answer ('Harbor City won' against
+                     'Oakridge United beat Harbor City');
+  judged_stated    — (off by default) the model, reading its answer back, finds the passage states it.
 Otherwise a passage is quoted only when it answers the question by the same checks; else abstain.
 """
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Callable
 
 from . import answerable
 from .evidence import Passage
-from .judge import judge
+from .claim import alternatives
+from .judge import fills_gap, judge
 from .text import content_words
 from .verify import Verdict
 
@@ -26,6 +30,9 @@ WEAK_CITATION_GAP = 0.3
 WEAK_CITATION_GAP_TYPED = 0.5
 # The model's probability of "yes" when asked whether the cited passage states its answer; None: not asked.
 MIN_JUDGED_YES: float | None = None
+# Shown only the stating sentence, another fact of the claim's kind this much likelier (in nats) in
+# the claim's place than the claim's own fact means the claim took the wrong one.
+FILL_MAX_MARGIN = 1.0
 # A passage is quoted as the answer only when it is clearly about the question ...
 QUOTE_MIN_COSINE = 0.55
 QUOTE_MIN_OVERLAP = 0.6
@@ -54,6 +61,7 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
             lambda: adds_a_fact(question, text),
             lambda: cites_strong(question, text, kind, cited, passages),
             lambda: states_kind(question, text, kind),
+            lambda: fills_the_gap(question, verdict, generator),
             lambda: judged_stated(question, passages, verdict, generator, d),
         ]
         problem = next((p for p in (check() for check in checks) if p), "")
@@ -111,6 +119,20 @@ def cites_strong(question: str, text: str, kind: str | None, cited: list[Passage
 def states_kind(question: str, text: str, kind: str | None) -> str:
     if not answerable.has_kind(text, kind, question):
         return f"it states no {kind}, which the question asks for"
+    return ""
+
+
+def fills_the_gap(question: str, verdict: Verdict, generator) -> str:
+    if generator is None:
+        return ""
+    for s in verdict.sentences:
+        if s.statement is None:
+            continue
+        fact, others = alternatives(s.text, s.statement, question)
+        shown = f"{s.statement.before} {s.statement.sentence}".strip()
+        fill = fills_gap(generator, question, shown, s.text, fact, others)
+        if fill and fill.margin > FILL_MAX_MARGIN:
+            return f"shown only the sentence it cites, the model finds “{fill.best}” fits the question better than “{fill.fact}”"
     return ""
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from .chunk import split_sentences
-from .claim import check as claim_check
+from .claim import Statement, find as find_statement
 from .evidence import Passage
 from .prompt import NOT_FOUND
 from .dates import MONTHS
@@ -32,6 +32,7 @@ class Support:
     missing: list[str] = field(default_factory=list)   # numbers or names absent from the passage
     overlap: float = 0.0
     unstated: str = ""        # why the passage holds the claim's facts but does not state the claim
+    statement: Statement | None = None   # the clause or sentence of the passage that states it
 
 
 @dataclass
@@ -39,6 +40,7 @@ class VerifiedSentence:
     text: str                 # the sentence without markers
     cites: list[int]          # passage numbers that support it
     dropped_cites: list[int] = field(default_factory=list)
+    statement: Statement | None = None   # where the first cited passage states it (None: no new fact to place)
 
 
 @dataclass
@@ -86,8 +88,8 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
         missing.append("negation")
     if missing or overlap < MIN_WORD_OVERLAP:
         return Support(ok=False, missing=missing, overlap=overlap)
-    unstated = claim_check(claim, passage_text, question, context)
-    return Support(ok=not unstated, missing=missing, overlap=overlap, unstated=unstated)
+    unstated, statement = find_statement(claim, passage_text, question, context)
+    return Support(ok=not unstated, missing=missing, overlap=overlap, unstated=unstated, statement=statement)
 
 
 _OPPOSITES = [("men", "women"), ("women", "men"), ("man", "woman"), ("woman", "man"), ("male", "female"),
@@ -178,14 +180,17 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
             dropped.append(text)
             notes.append("dropped a sentence that stops mid-claim")
             continue
-        good = [n for n in cites if n in by_n and _relevant(by_n[n], qwords) and _supports(by_n[n], text, question).ok]
+        sups = {n: _supports(by_n[n], text, question) for n in cites if n in by_n and _relevant(by_n[n], qwords)}
+        good = [n for n in cites if n in sups and sups[n].ok]
         bad = [n for n in cites if n not in good]
         if not good:
             # the passage that backs every number and name of it, the most overlapping first
             checked = [(p, _supports(p, text, question)) for p in passages
                        if p.n not in cites and _relevant(p, qwords)]
             checked.sort(key=lambda pair: -pair[1].overlap)
-            good = [p.n for p, sup in checked if sup.ok][:1]
+            found = [(p.n, sup) for p, sup in checked if sup.ok][:1]
+            sups.update(found)
+            good = [n for n, _ in found]
             if good and cites:
                 notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
         if not good:
@@ -193,5 +198,5 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
             continue
         allowed = " ".join(by_n[n].text for n in good)
         text = _strip_links(text, allowed)
-        kept.append(VerifiedSentence(text, good, bad))
+        kept.append(VerifiedSentence(text, good, bad, sups[good[0]].statement))
     return Verdict(kept, dropped, refused, notes)
