@@ -226,12 +226,15 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
     """None when ``st`` does not hold the claim's new facts; else '' when it states the claim, or why not."""
     own_words, own_numbers = set(words(st.text.replace(".", ""))), numbers(st.text)
     scope_words = own_words | set(words(st.before.replace(".", "")))
-    scope_stems = set(content_words(st.scope))
+    own_stems = set(content_words(st.text))
     for x in f.new:
         if x[:1].isdigit():
             if x not in own_numbers:      # a number is stated by the statement itself, never borrowed
                 return None
-        elif not (_same_word(x, scope_words) or x in scope_stems):
+        elif x in f.names:                # a name may be what a pronoun of the statement stands for
+            if not _same_word(x, scope_words):
+                return None
+        elif not (_same_word(x, own_words) or x in own_stems):
             return None
     # One word of relation ('won') is too little to judge by; the facts and the party decide then.
     if len(relation) >= 2 and len(relation & relation_words(f"{st.scope} {st.sentence}")) / len(relation) \
@@ -314,3 +317,22 @@ def same_direction(claim: str, statement: str) -> str:
             if shared:
                 return f"the passage says {b} {' '.join(sorted(shared))} {a}, not the reverse"
     return ""
+
+
+def answering_statement(question: str, passage: str, context: str = "") -> Statement | None:
+    """The statement of ``passage`` that could answer ``question`` on its own: it names every name
+    and number the question names (a pronoun may stand for a name of the sentence before) and
+    states a fact of the kind asked for (a number, a date, a name); None when no statement does.
+    A passage is quoted as an answer only through such a statement."""
+    from .answerable import expected_kind, has_kind
+
+    kind = expected_kind(question)
+    runs = [" ".join(run).replace(".", "") for run in question_name_runs("x " + question)]
+    asked = numbers(question)
+    at = context.find(passage)
+    for group in statements(passage, context[:at] if at >= 0 else ""):
+        st = group[-1]                       # the whole sentence
+        if all(_present(run, st.scope) for run in runs) and asked <= numbers(st.scope) \
+                and has_kind(st.text, kind, question):
+            return st
+    return None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import os
 import sys
 
@@ -66,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("qa_file", metavar="QA.jsonl")
     p.add_argument("--json", metavar="FILE", dest="json_out", help="write all metrics and per-question rows here")
     p.add_argument("--limit", type=int, help="only the first N questions")
+
+    p = sub.add_parser("claims", help="the claim-check benchmark: how many true and false claims the verifier rejects")
+    _common(p)
+    p.add_argument("cases", nargs="*", metavar="CASES.jsonl",
+                   help="labelled cases (default: tests/fixtures/claims.jsonl, written for it)")
+    p.add_argument("--from-eval", nargs=2, action="append", metavar=("QA.jsonl", "CORPUS"), default=[],
+                   help="also derive cases from a QA file and its corpus (use the dev half of a set)")
+    p.add_argument("--no-model", action="store_true", help="text checks only, without the model's check")
+    p.add_argument("--json", metavar="FILE", help="also write every case and its verdict to FILE")
 
     p = sub.add_parser("bench", help="run the benchmarks and write their report")
     _common(p)
@@ -224,6 +234,32 @@ def cmd_bench(args) -> int:
                      index_chunks=args.index_chunks, vector_sizes=sizes, rounds=args.rounds, command=command)
 
 
+def cmd_claims(args) -> int:
+    from . import bench_claims
+    from .errors import ConfigError
+
+    cases = []
+    for path in args.cases or ([] if args.from_eval else [bench_claims.WRITTEN]):
+        if not Path(path).is_file():
+            raise ConfigError(f"no case file {path}")
+        cases += bench_claims.load(Path(path))
+    for qa, corpus in args.from_eval:
+        if not Path(qa).is_file() or not Path(corpus).is_dir():
+            raise ConfigError(f"--from-eval needs a QA file and a corpus folder, not {qa} {corpus}")
+        cases += bench_claims.derive(Path(qa), Path(corpus))
+    generator = None
+    if not args.no_model:
+        from .pipeline import shared_generator
+
+        generator = shared_generator(_settings(args))
+    result = bench_claims.run(cases, generator)
+    for key in ("cases", "false_rejected", "true_rejected", "false_rejected_by_shape"):
+        print(f"{key:24} {result[key]}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import models
 
@@ -239,7 +275,7 @@ def cmd_models(args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "watch": cmd_watch, "ask": cmd_ask, "ui": cmd_ui, "serve": cmd_serve,
-            "mcp": cmd_mcp, "eval": cmd_eval, "bench": cmd_bench, "models": cmd_models}
+            "mcp": cmd_mcp, "eval": cmd_eval, "claims": cmd_claims, "bench": cmd_bench, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,8 @@ The model's answer is used when the verifier kept some of it and every answer ch
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
   judged_stated    — (off by default) the model, reading its answer back, finds the passage states it.
-Otherwise a passage is quoted only when it answers the question by the same checks; else abstain.
+Otherwise a passage is quoted only when one of its sentences answers the question on its own (it
+names what the question names and states the kind of fact asked) and it passes on_topic; else abstain.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Callable
 
 from . import answerable
 from .evidence import Passage
-from .claim import alternatives
+from .claim import alternatives, answering_statement
 from .judge import fills_gap, judge
 from .text import content_words
 from .verify import Verdict
@@ -76,7 +77,7 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
         return d
     candidates = quotable + [p for p in passages if p not in quotable and clearly_about(question, p)]
     for p in candidates:
-        if not answerable.has_kind(p.text, kind, question) or on_topic(question, [p], passages):
+        if answering_statement(question, p.text, p.context) is None or on_topic(question, [p], passages):
             continue
         if QUOTE_MIN_JUDGED_YES is not None:
             yes = _judge(generator, question, passages, f"The documents say: “{p.text.strip()}” [{p.n}].", p.n, d)

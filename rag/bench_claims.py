@@ -1,0 +1,125 @@
+"""The claim-check benchmark: labelled (question, passage, claim, supported?) cases, and how many true
+and false claims the verifier rejects.
+
+Cases come from JSON-lines files (``tests/fixtures/claims.jsonl`` holds cases written for it, in
+several fields), or are derived from a QA file and its corpus (``derive``): for each answerable row,
+the sentence of a gold source that holds the answer is a true claim, and false ones are made from it
+by moving the answer to another fact of the same kind nearby, by swapping its two names, and by
+putting another name of the passage in place of a name the question gives.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .chunk import split_sentences
+from .claim import _NUMBER_SPAN, _name_spans, alternatives, lowercase_words
+from .documents import read_text
+from .text import fold
+from .verify import support
+
+WRITTEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "claims.jsonl"
+WINDOW = 2          # sentences before and after the answer's sentence that make up the passage
+
+
+@dataclass
+class Case:
+    id: str
+    question: str
+    passage: str
+    claim: str
+    supported: bool
+    shape: str      # true, moved, reversed, other_entity, almost, negation
+
+
+def load(path: Path) -> list[Case]:
+    with open(path, encoding="utf-8") as f:
+        return [Case(**{k: row[k] for k in Case.__dataclass_fields__}) for row in map(json.loads, f) if row]
+
+
+def derive(qa_file: Path, corpus: Path) -> list[Case]:
+    cases: list[Case] = []
+    for line in open(qa_file, encoding="utf-8"):
+        row = json.loads(line)
+        if not row.get("answerable", True) or not row.get("answers") or not row.get("sources"):
+            continue
+        answer = row["answers"][0][0]
+        for source in row["sources"]:
+            text = read_text(corpus / source)
+            sents = [text[a:b] for a, b in split_sentences(text)]
+            i = next((i for i, s in enumerate(sents) if fold(answer) in fold(s)), None)
+            if i is None:
+                continue
+            passage = " ".join(sents[max(0, i - WINDOW): i + WINDOW + 1])
+            cases.extend(_cases(row["id"], row["question"], passage, sents[i], answer))
+            break
+    return cases
+
+
+def _cases(rid: str, question: str, passage: str, sentence: str, answer: str) -> list[Case]:
+    at = fold(sentence).find(fold(answer))
+    written = sentence[at:at + len(answer)] if at >= 0 and fold(sentence[at:at + len(answer)]) == fold(answer) else answer
+    out = [Case(f"{rid}-true", question, passage, sentence, True, "true")]
+    lower = lowercase_words(passage, question)
+    if _NUMBER_SPAN.fullmatch(written.strip()):
+        others = [m.group(0) for m in _NUMBER_SPAN.finditer(passage) if m.group(0) != written]
+    else:
+        others = [t for t, _ in _name_spans(passage, lower)
+                  if _party(t) and fold(t) != fold(written) and fold(t) not in fold(written)]
+    others = [o for o in others if fold(o) not in fold(sentence)]
+    if others:
+        out.append(Case(f"{rid}-moved", question, passage, sentence.replace(written, others[0], 1), False, "moved"))
+    names = [t for t, _ in _name_spans(sentence, lower) if _party(t)]
+    between = sentence[sentence.find(names[0]) + len(names[0]):sentence.find(names[1])].split() if len(names) >= 2 else []
+    if len(names) >= 2 and fold(names[0]) != fold(names[1]) and 1 <= len(between) <= 4 \
+            and all(w[:1].islower() for w in between):      # two parties joined by a few words: 'A bought B'
+        a, b = names[0], names[1]
+        swapped = re.sub(re.escape(a) + "|" + re.escape(b), lambda m: b if m.group(0) == a else a, sentence, count=2)
+        out.append(Case(f"{rid}-reversed", question, passage, swapped, False, "reversed"))
+    asked = [t for t, _ in _name_spans(question, lowercase_words(question)) if t in sentence and t != written]
+    outside = [t for t, _ in _name_spans(passage, lower) if t not in sentence and _party(t)]
+    if asked and outside:
+        out.append(Case(f"{rid}-other", question, passage, sentence.replace(asked[0], outside[0], 1), False,
+                        "other_entity"))
+    return out
+
+
+def _party(name: str) -> bool:
+    """A name that may stand for a party: not a month or weekday, no digits."""
+    return not any(ch.isdigit() for ch in name) and not any(fold(w)[:3] in _CALENDAR for w in name.split())
+
+
+_CALENDAR = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
+
+
+def run(cases: list[Case], generator=None, margin: float | None = None) -> dict:
+    """Judge every case with the verifier (and, given a generator, the model's fills_the_gap check)."""
+    from .decide import FILL_MAX_MARGIN
+    from .judge import fills_gap
+
+    margin = FILL_MAX_MARGIN if margin is None else margin
+    rows = []
+    for c in cases:
+        s = support(c.claim, c.passage, c.question, c.passage)
+        kept, why = s.ok, s.unstated or ", ".join(s.missing) or ("" if s.ok else "too few of its words")
+        if kept and generator is not None and s.statement is not None:
+            fact, others = alternatives(c.claim, s.statement, c.question)
+            shown = f"{s.statement.before} {s.statement.sentence}".strip()
+            fill = fills_gap(generator, c.question, shown, c.claim, fact, others)
+            if fill and fill.margin > margin:
+                kept, why = False, f"“{fill.best}” fits better than “{fill.fact}” ({fill.margin:+.2f})"
+        rows.append({**asdict(c), "kept": kept, "why": why})
+    false = [r for r in rows if not r["supported"]]
+    true = [r for r in rows if r["supported"]]
+    by_shape = Counter(r["shape"] for r in false)
+    caught = Counter(r["shape"] for r in false if not r["kept"])
+    return {
+        "cases": len(rows),
+        "false_rejected": f"{sum(not r['kept'] for r in false)}/{len(false)}",
+        "true_rejected": f"{sum(not r['kept'] for r in true)}/{len(true)}",
+        "false_rejected_by_shape": {k: f"{caught[k]}/{n}" for k, n in sorted(by_shape.items())},
+        "rows": rows,
+    }

@@ -1,0 +1,162 @@
+"""A claim is supported only where one statement of the passage states it (rag/claim.py).
+
+Every case is written for these tests, on topics of its own; none is taken from an evaluation set.
+Each check has cases where it must fire and ordinary answers where it must not.
+"""
+import json
+from pathlib import Path
+
+import pytest
+
+from rag import claim
+from rag.verify import support
+
+DEALS = ("Acme Corp bought Gamma Ltd for $5 million in March 2021. Similar deals were later signed with "
+         "Beta Industries and Delta Foods.")
+MAYOR = ("Dana Whitfield became mayor of Port Elm in 2019. She had previously run the city's water board. "
+         "Her deputy, Marcus Reyes, resigned in 2021.")
+MIRRORS = "Kestrel's mirror is 2.4 metres wide, while Merlin's is 1.1 metres."
+ORCHARD = ("The Linden orchard grows pears and quinces. Its neighbour, the Ashby farm, keeps 300 sheep. "
+           "Linden sold 42 tonnes of pears in 2022.")
+
+
+def stated(claim_text: str, passage: str, question: str, context: str = "") -> bool:
+    return support(claim_text, passage, question, context).ok
+
+
+# --------------------------------------------------------------------------- stated together
+
+@pytest.mark.parametrize("claim_text, question", [
+    ("Beta Industries paid $5 million.", "How much did Beta Industries pay?"),               # figure of another party
+    ("Acme bought Delta Foods in March 2021.", "When did Acme buy Delta Foods?"),            # date of another deal
+    ("The Ashby farm grows pears.", "What does the Ashby farm grow?"),                       # crop of the neighbour
+    ("Ashby sold 42 tonnes of pears in 2022.", "How many tonnes of pears did Ashby sell?"),  # sale of the neighbour
+])
+def test_facts_from_different_sentences_or_parties_are_not_a_claim(claim_text, question):
+    passage = DEALS if "Acme" in DEALS and ("Beta" in claim_text or "Acme" in claim_text) else ORCHARD
+    assert not stated(claim_text, passage, question)
+
+
+@pytest.mark.parametrize("claim_text, question", [
+    ("Acme paid $5 million for Gamma.", "How much did Acme pay for Gamma?"),
+    ("Linden sold 42 tonnes of pears in 2022.", "How many tonnes of pears did Linden sell?"),
+    ("The Linden orchard grows pears and quinces.", "What does the Linden orchard grow?"),
+    ("The Ashby farm keeps 300 sheep.", "How many sheep does the Ashby farm keep?"),
+])
+def test_a_claim_one_sentence_states_is_supported(claim_text, question):
+    passage = DEALS if "Acme" in claim_text else ORCHARD
+    assert stated(claim_text, passage, question)
+
+
+def test_a_clause_is_read_on_its_own():
+    assert not stated("Merlin's mirror is 2.4 metres wide.", MIRRORS, "How wide is Merlin's mirror?")
+    assert stated("Merlin's mirror is 1.1 metres wide.", MIRRORS, "How wide is Merlin's mirror?")
+    assert stated("Kestrel's mirror is 2.4 metres wide.", MIRRORS, "How wide is Kestrel's mirror?")
+
+
+def test_a_number_is_never_borrowed_from_another_sentence():
+    assert not stated("Marcus Reyes became mayor in 2019.", MAYOR, "When did Marcus Reyes become mayor?")
+    assert not stated("Dana Whitfield resigned in 2021.", MAYOR, "When did Dana Whitfield resign?")
+    assert stated("Marcus Reyes resigned in 2021.", MAYOR, "When did Marcus Reyes resign?")
+
+
+def test_a_pronoun_may_take_its_name_from_the_sentence_before():
+    assert stated("Dana Whitfield ran the city's water board.", MAYOR, "Who ran Port Elm's water board?")
+    assert stated("Marcus Reyes is Dana Whitfield's deputy.", MAYOR, "Who is Dana Whitfield's deputy?")
+
+
+def test_a_pronoun_at_the_start_of_a_passage_refers_to_the_text_above_it():
+    context = "The Wexley mill closed in 1990. It reopened as a museum in 2004."
+    passage = "It reopened as a museum in 2004."
+    assert stated("The Wexley mill reopened as a museum in 2004.", passage, "When did the mill reopen?", context)
+
+
+def test_a_sentence_whose_own_party_differs_does_not_lend_a_name():
+    passage = "The Kestrel telescope observed the comet. Its sister instrument, Merlin, recorded the comet's tail."
+    assert not stated("Kestrel recorded the comet's tail.", passage, "Which instrument recorded the comet's tail?")
+    assert stated("Merlin recorded the comet's tail.", passage, "Which instrument recorded the comet's tail?")
+
+
+def test_a_topic_named_in_a_heading_above_may_be_borrowed():
+    context = "Harvest report 2023 | Linden orchard\nThe orchard picked 18 tonnes of quinces this year."
+    passage = "The orchard picked 18 tonnes of quinces this year."
+    assert stated("The Linden orchard picked 18 tonnes of quinces.", passage,
+                  "How many tonnes of quinces did the Linden orchard pick?", context)
+
+
+def test_a_borrowed_name_must_be_named_before_the_statement():
+    passage = ("The Ardent Bridge opened in 1964. The bridge is 1,340 metres long. "
+               "A second crossing, the Lowgate Bridge, opened in 1971.")
+    assert not stated("The Lowgate Bridge is 1,340 metres long.", passage, "How long is the Lowgate Bridge?")
+    assert stated("The Ardent Bridge is 1,340 metres long.", passage, "How long is the Ardent Bridge?")
+
+
+def test_a_name_under_another_qualifier_is_another_name():
+    passage = "A second crossing, the Lowgate Bridge, opened in 1971."
+    assert not stated("The Ardent Bridge opened in 1971.", passage, "When did the Ardent Bridge open?")
+
+
+# --------------------------------------------------------------------------- the same way round
+
+@pytest.mark.parametrize("claim_text, statement, fires", [
+    ("Orbital Foods invested $40 million in Helix Capital.",
+     "Helix Capital invested $40 million in Orbital Foods in 2022.", True),
+    ("Norland sells refined paper to Vessia.", "Vessia sells refined paper to Norland.", True),
+    ("Harbor City beat Oakridge United 3-1.", "In the final, Oakridge United beat Harbor City 3-1.", True),
+    # the passive, and a relation by a noun, may be written either way round
+    ("Orbital Foods received $40 million from Helix Capital.",
+     "Helix Capital invested $40 million in Orbital Foods.", False),
+    ("Hilde Sørensen was the engineer of the Ardent Bridge.",
+     "Construction of the Ardent Bridge began under the engineer Hilde Sørensen.", False),
+    ("Helix Capital invested $40 million in Orbital Foods.",
+     "Helix Capital invested $40 million in Orbital Foods in 2022.", False),
+])
+def test_same_direction(claim_text, statement, fires):
+    assert bool(claim.same_direction(claim_text, statement)) == fires
+
+
+# --------------------------------------------------------------------------- parts of the check
+
+def test_statements_split_clauses_but_not_records():
+    groups = claim.statements("Sales rose 4% in May, while costs fell by a third. Ship: Osprey; Crew: 12; Port: Hull")
+    assert [st.text for st in groups[0]] == ["Sales rose 4% in May", "costs fell by a third.",
+                                             "Sales rose 4% in May, while costs fell by a third."]
+    assert [st.text for st in groups[1]] == ["Ship: Osprey; Crew: 12; Port: Hull"]
+
+
+def test_facts_of_a_claim():
+    f = claim.facts("Linden sold 42 tonnes of pears in 2022.", "How many tonnes did Linden sell in 2022?", ORCHARD)
+    assert f.new == {"42"} and f.asked == {"2022"} and f.asked_names == [["linden"]]
+
+
+def test_a_claim_in_plain_words_is_placed_by_its_new_words():
+    f = claim.facts("The orchard grows pears and quinces.", "What does the orchard grow?", ORCHARD)
+    assert f.new == {"pear", "quinc"}
+
+
+def test_a_sentence_first_word_is_a_name_only_when_not_written_in_lower_case_nearby():
+    assert claim.name_words("Patients slept well.", claim.lowercase_words("the patients")) == set()
+    assert claim.name_words("France joined in 1911.", set()) == {"france"}
+
+
+def test_alternatives_are_facts_of_the_same_kind_in_the_statement():
+    st = claim.statements("In the final, Oakridge United beat Harbor City 3-1.")[0][-1]
+    assert claim.alternatives("Harbor City won the final.", st, "Who won the final?") == (
+        "Harbor City", ["Oakridge United"])
+    st = claim.statements("Sample A conducted 45 siemens and sample B conducted 12 siemens in 2020.")[0][-1]
+    assert claim.alternatives("Sample B conducted 45 siemens.", st, "How well did sample B conduct?") == (
+        "45", ["12"])     # the year 2020 is a number of another kind
+
+
+# --------------------------------------------------------------------------- the written claim cases
+
+CASES = [json.loads(line) for line in (Path(__file__).parent / "fixtures" / "claims.jsonl").open(encoding="utf-8")]
+
+
+def test_the_written_claim_cases_keep_every_true_claim_and_reject_most_false_ones():
+    true_rejected = [c["id"] for c in CASES if c["supported"] and not stated(c["claim"], c["passage"], c["question"])]
+    false_kept = [c["id"] for c in CASES if not c["supported"] and stated(c["claim"], c["passage"], c["question"])]
+    assert true_rejected == []
+    # What the text checks cannot see (a loser named as the winner, a party written in lower case)
+    # is left to the model's fills_the_gap check and to abstention; see `rag bench --claims`.
+    assert len(false_kept) <= 10, false_kept

@@ -1,0 +1,69 @@
+"""The answer decision (rag/decide.py) through the whole pipeline, with fake models: the model's
+check of rival facts, and a quoted passage used only when one of its sentences answers."""
+import pytest
+
+from rag.config import Settings
+from rag.pipeline import Engine
+
+from conftest import FakeEmbedder, FakeGenerator, cite_passage_with, write_corpus
+
+FILES = {
+    "final.txt": "In the final, Oakridge United beat Harbor City 3-1 at the Mill Road ground.\n",
+    "deals.txt": ("Acme Corp bought Gamma Ltd for $5 million in March 2021. Similar deals were later signed "
+                  "with Beta Industries and Delta Foods.\n"),
+}
+
+
+class ScoringGenerator(FakeGenerator):
+    """A FakeGenerator that can also score continuations: the ones in ``likely`` get 0, others -5."""
+
+    def __init__(self, reply, likely: set[str]):
+        super().__init__(reply)
+        self.likely = likely
+        self.scored: list[list[str]] = []
+
+    def continuation_logprobs(self, prompt, continuations):
+        self.scored.append(list(continuations))
+        return [0.0 if c in self.likely else -5.0 for c in continuations]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    seeds = write_corpus(tmp_path / "seeds", FILES)
+    return Settings(seeds_dir=seeds, index_dir=tmp_path / "index", models_dir=tmp_path / "models",
+                    chunk_tokens=60, chunk_overlap_tokens=8, top_k=3, candidates=10)
+
+
+def ask(settings, generator, question):
+    return Engine(settings, embedder=FakeEmbedder(), generator=generator).answer(question)
+
+
+def test_an_answer_whose_fact_the_model_finds_belongs_elsewhere_is_not_used(settings):
+    gen = ScoringGenerator(cite_passage_with("Oakridge", "Harbor City won the final."), likely={"Oakridge United"})
+    a = ask(settings, gen, "Who won the final?")
+    assert gen.scored == [["Harbor City", "Oakridge United", "Mill Road"]]
+    assert "Harbor City won" not in a.answer
+    assert any("fits the question better" in w for w in a.warnings), a.warnings
+
+
+def test_an_answer_the_model_finds_fits_is_kept(settings):
+    gen = ScoringGenerator(cite_passage_with("Oakridge", "Oakridge United won the final."), likely={"Oakridge United"})
+    a = ask(settings, gen, "Who won the final?")
+    assert not a.abstained and a.answer.startswith("Oakridge United won the final [1]"), a.answer
+
+
+def test_a_statement_without_rival_facts_is_not_scored(settings):
+    gen = ScoringGenerator(cite_passage_with("Acme", "Acme Corp paid $5 million for Gamma Ltd."), likely=set())
+    a = ask(settings, gen, "How much did Acme Corp pay for Gamma Ltd?")
+    assert gen.scored == [] and "$5 million" in a.answer
+
+
+def test_a_quote_that_does_not_answer_is_not_presented_as_the_answer(settings):
+    # The model gives up; the best passage names Beta Industries but says nothing of what it paid.
+    a = ask(settings, FakeGenerator("The sum is unknown [1]."), "Similar deals were later signed with Beta Industries for how much?")
+    assert a.abstained, a.answer
+
+
+def test_a_quote_that_answers_is_used_when_the_model_answer_is_not(settings):
+    a = ask(settings, FakeGenerator("The price is unknown [1]."), "Acme Corp bought Gamma Ltd for how much in March 2021?")
+    assert a.answer.startswith("The documents say: “Acme Corp bought Gamma Ltd for $5 million"), a.answer
