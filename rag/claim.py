@@ -73,21 +73,20 @@ class Statement:
 
 
 def name_words(text: str, lowercase: set[str] | None = None) -> set[str]:
-    """Folded words of ``text`` written as names: capitalised, not stop words. A sentence's first
-    word is capitalised anyway, so it counts only when it is not written in lower case in
-    ``lowercase`` (the words seen written in lower case nearby: 'Patients … the patients')."""
+    """Folded words of ``text`` written as names: capitalised, not stop words, not initials ('U. S.').
+    A sentence's first word is capitalised anyway, so it counts only when it is not written in lower
+    case in ``lowercase`` (the words seen in lower case nearby: 'Patients … the patients')."""
     out = set()
     for a, b in split_sentences(text):
         for i, m in enumerate(_TOKEN.finditer(text[a:b])):
-            tok = m.group(0).strip(".-'’")
-            if not tok[:1].isupper():
-                continue
-            low = fold(tok).removesuffix("'s")
-            if not low or low in STOPWORDS or not any(ch.isalpha() for ch in low):
-                continue
-            if i == 0 and low in (lowercase or set()):
-                continue
-            out.add(low.replace(".", ""))
+            for j, part in enumerate(m.group(0).split("-")):          # 'U.S.-Japan' names two
+                tok = part.strip(".'’")
+                low = fold(tok).removesuffix("'s").replace(".", "")
+                if not tok[:1].isupper() or len(low) < 2 or low in STOPWORDS or not any(c.isalpha() for c in low):
+                    continue
+                if i == 0 and j == 0 and low in (lowercase or set()):
+                    continue
+                out.add(low)
     return out
 
 
@@ -285,12 +284,12 @@ def _name_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, str]
     toks = _TOKEN.findall(text)
     for i, tok in enumerate(toks + [""]):
         clean = tok.strip(".-'’")
+        low = fold(clean).removesuffix("'s").replace(".", "")
         first = i == 0 or toks[i - 1].endswith((".", "!", "?"))
-        if clean[:1].isupper() and fold(clean) not in STOPWORDS and \
-                not (first and lower and fold(clean).removesuffix("'s") in lower):
+        if clean[:1].isupper() and low not in STOPWORDS and len(low) > 1 and not (first and lower and low in lower):
             if not run:
                 start = i
-            run.append(fold(clean).removesuffix("'s").replace(".", ""))
+            run.append(low.replace("-", " "))
         elif run:
             out.append((start, " ".join(run)))
             run = []
@@ -330,9 +329,11 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
     runs = [" ".join(run).replace(".", "") for run in question_name_runs("x " + question)]
     asked = numbers(question)
     at = context.find(passage)
-    for group in statements(passage, context[:at] if at >= 0 else ""):
-        st = group[-1]                       # the whole sentence
-        if all(_present(run, st.scope) for run in runs) and asked <= numbers(st.scope) \
+    earlier = context[:at] if at >= 0 else ""
+    for group in statements(passage, earlier):
+        st = group[-1]                       # the whole sentence; what the question names may be named above it
+        upto = f"{earlier} {passage[:passage.find(st.sentence)]} {st.text}"
+        if all(_present(run, upto) for run in runs) and asked <= numbers(upto) \
                 and has_kind(st.text, kind, question):
             return st
     return None
