@@ -213,9 +213,8 @@ def _name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
     """(as written, folded) for each run of capitalised words of ``text``."""
     toks = list(_TOKEN.finditer(text))
     out = []
-    for pos, folded in _name_runs(text, lower):
-        n = len(folded.split())
-        a, b = toks[pos].start(), toks[pos + n - 1].end()
+    for first, stop, folded in _runs(text, lower):
+        a, b = toks[first].start(), toks[stop - 1].end()
         out.append((text[a:b].rstrip(".-'’").removesuffix("'s").removesuffix("’s"), folded))
     return out
 
@@ -280,6 +279,11 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
 def _name_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, str]]:
     """(position, folded name) of each run of capitalised words of ``text``, in order; a sentence's
     first word only when ``lower`` (words seen in lower case) does not hold it."""
+    return [(start, name) for start, _, name in _runs(text, lower)]
+
+
+def _runs(text: str, lower: set[str] | None = None) -> list[tuple[int, int, str]]:
+    """(first token, token after the last, folded name) of each run of capitalised words of ``text``."""
     out, run, start = [], [], 0
     toks = _TOKEN.findall(text)
     for i, tok in enumerate(toks + [""]):
@@ -291,7 +295,7 @@ def _name_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, str]
                 start = i
             run.append(low.replace("-", " "))
         elif run:
-            out.append((start, " ".join(run)))
+            out.append((start, i, " ".join(run)))
             run = []
     return out
 

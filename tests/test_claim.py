@@ -160,3 +160,11 @@ def test_the_written_claim_cases_keep_every_true_claim_and_reject_most_false_one
     # What the text checks cannot see (a loser named as the winner, a party written in lower case)
     # is left to the model's fills_the_gap check and to abstention; see `rag bench --claims`.
     assert len(false_kept) <= 10, false_kept
+
+
+def test_hyphenated_and_initialled_names_are_read_as_their_words():
+    passage = "The U.S.-Japan framework was signed in Tokyo by U. S. President Donald Trump."
+    assert claim.name_words(passage) >= {"us", "japan", "tokyo", "donald", "trump"}
+    st = claim.statements(passage)[0][-1]
+    assert claim.alternatives("The framework was signed in Osaka.", st, "Where was it signed?")[1] == [
+        "U.S.-Japan", "Tokyo", "President Donald Trump"]
