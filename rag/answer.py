@@ -40,7 +40,6 @@ class Answer:
     index_version: str = ""
     draft: str = ""          # the model's raw text before verification
     retrieval_query: str = ""  # what the documents were searched with: the question, or it expanded by the conversation
-    judged: dict = field(default_factory=dict)  # passage number -> the model's P(yes) that it states the answer
 
     def to_dict(self) -> dict:
         return {
@@ -54,7 +53,6 @@ class Answer:
             "index_version": self.index_version,
             "draft": self.draft,
             "retrieval_query": self.retrieval_query,
-            "judged": self.judged,
         }
 
     def __repr__(self) -> str:

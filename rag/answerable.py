@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-from .dates import full_dates
 from .text import (QUESTION_WORDS, STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem,
                    strip_markers, words)
 
@@ -216,38 +215,6 @@ def full_name(text: str, question: str = "") -> bool:
     return False
 
 
-_ASKS_SEVERAL = re.compile(r"\b(?:which|what)\s+(?:other\s+)?([a-z]{3,}(?:s|ies))\b")
-_LIST = re.compile(r"(?:[\w’'-]+(?: [\w’'-]+){0,2}, ){2,}(?:and |or )?[\w’'-]+(?: [\w’'-]+){0,2}")
-
-
-def listed_items(text: str) -> list[list[str]]:
-    """The lists of three or more items in ``text`` ('such as defense, automotive, electronics, and
-    energy'), each item as one folded word (the last word before a comma, the first after 'and')."""
-    out = []
-    for m in _LIST.finditer(text):
-        parts = [part.strip() for part in m.group(0).split(",")]
-        items = [part.split()[-1] for part in parts[:-1] if part]
-        last = re.sub(r"^(?:and|or) ", "", parts[-1]).split()
-        if last:
-            items.append(last[0])
-        out.append([fold(item) for item in items])
-    return out
-
-
-def names_part_of_list(question: str, answer: str, quote: str) -> str:
-    """'' unless the question asks for several things ('Which sectors …?') and the answer names only
-    some items of a list the cited quote gives; then a note of how many it named."""
-    m = _ASKS_SEVERAL.search(fold(question))
-    if not m or m.group(1) in STOPWORDS:
-        return ""
-    said = {stem(w) for w in words(strip_markers(answer))}
-    for items in listed_items(quote):
-        named = [item for item in items if stem(item) in said]
-        if 0 < len(named) < len(items):
-            return f"it names {len(named)} of the {len(items)} {m.group(1)} its passage lists"
-    return ""
-
-
 _COUNT_OF = re.compile(r"\bhow many ([a-z][a-z'’-]+)")
 _STATEMENT = re.compile(r"\bwhat (?:did|does|do|has|have|will) (.+?) (?:say|said|tell|told|announce|state|claim|"
                         r"write|wrote|declare|reply|respond)\b")
@@ -309,43 +276,9 @@ def operators(question: str) -> list[str]:
     return [t for t in tokens if len(t) >= 2 and not any(ch.isalnum() for ch in t)]
 
 
-_ASKS_WINNER = re.compile(r"^\s*who\s+(?:won|wins|win|will win)\b", re.I)
-_PERSON = re.compile(r"\b[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)+")
-
-
-def beaten_winner(question: str, answer: str, context: str) -> str:
-    """For 'Who won …?', a name the answer gives that the passages say lost ('Bianca Andreescu
-    defeated Serena Williams', 'Serena Williams lost to …') and never say won; '' when there is none."""
-    if not _ASKS_WINNER.search(question):
-        return ""
-    asked = set(words(question))
-    for m in _PERSON.finditer(strip_markers(answer)):
-        name = m.group(0).rstrip(".")
-        if set(words(name)) & asked or fold(name.split()[0]) in STOPWORDS:
-            continue
-        n = re.escape(name)
-        lost = re.search(rf"\b(?:defeated|defeating|defeats|beat|beats|beating|over)\s+{n}\b|\b{n}\s+(?:lost|loses|losing)\s+to\b",
-                         context)
-        won = re.search(rf"\b{n}\s+(?:won|wins|defeated|defeats|beat|beats|claimed|took)\b", context)
-        if lost and not won:
-            return name
-    return ""
-
-
 def unrelated(question: str, answer: str) -> bool:
     """A sentence of more than a few words sharing no content word (or word root) with the question
     does not answer it ('Who directed The Avengers?' -> 'Robert Downey Jr. says they'd still be
     shooting it'). A short answer ('Manuel Neuer') may be only the fact asked for."""
     plain = strip_markers(answer)
     return len(words(plain)) > 4 and not shares_root(set(content_words(question)), set(content_words(plain)))
-
-
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-
-
-def other_year(question: str, answer: str) -> bool:
-    """'When is the 2021 NBA Draft?' answered with a date in 2020: the question names one year and
-    every year the answer gives is another."""
-    asked = set(_YEAR.findall(question))
-    given = {y for d in full_dates(strip_markers(answer)) for y in _YEAR.findall(d)}
-    return len(asked) == 1 and bool(given) and not (given & asked)

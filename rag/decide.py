@@ -9,7 +9,6 @@ The model's answer is used when the verifier kept some of it and every answer ch
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
-  judged_stated    — (off by default) the model, reading its answer back, finds the passage states it.
 Otherwise a passage is quoted only when one of its sentences answers the question on its own (it
 names what the question names and states the kind of fact asked) and it passes on_topic; else abstain.
 """
@@ -21,7 +20,7 @@ from typing import Callable
 from . import answerable
 from .evidence import Passage
 from .claim import alternatives, answering_statement
-from .judge import fills_gap, judge
+from .judge import fills_gap
 from .text import content_words
 from .verify import Verdict
 
@@ -29,16 +28,12 @@ from .verify import Verdict
 WEAK_CITATION_GAP = 0.3
 # ... unless it states the kind of fact the question asks for (a number, a date, a name).
 WEAK_CITATION_GAP_TYPED = 0.5
-# The model's probability of "yes" when asked whether the cited passage states its answer; None: not asked.
-MIN_JUDGED_YES: float | None = None
 # Shown only the stating sentence, another fact of the claim's kind this much likelier (in nats) in
 # the claim's place than the claim's own fact means the claim took the wrong one.
 FILL_MAX_MARGIN = 1.0
 # A passage is quoted as the answer only when it is clearly about the question ...
 QUOTE_MIN_COSINE = 0.55
 QUOTE_MIN_OVERLAP = 0.6
-# ... and the model finds it answers the question (None: not asked).
-QUOTE_MIN_JUDGED_YES: float | None = None
 
 
 @dataclass
@@ -46,7 +41,6 @@ class Decision:
     kind: str                                   # "answer", "quote" or "abstain"
     passage: Passage | None = None              # the passage quoted
     notes: list[str] = field(default_factory=list)
-    judged: dict[int, float] = field(default_factory=dict)   # passage number -> the model's P(yes)
 
 
 def decide(question: str, passages: list[Passage], verdict: Verdict, generator=None) -> Decision:
@@ -63,7 +57,6 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
             lambda: cites_strong(question, text, kind, cited, passages),
             lambda: states_kind(question, text, kind),
             lambda: fills_the_gap(question, verdict, generator),
-            lambda: judged_stated(question, passages, verdict, generator, d),
         ]
         problem = next((p for p in (check() for check in checks) if p), "")
         if not problem:
@@ -79,10 +72,6 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
     for p in candidates:
         if answering_statement(question, p.text, p.context) is None or on_topic(question, [p], passages):
             continue
-        if QUOTE_MIN_JUDGED_YES is not None:
-            yes = _judge(generator, question, passages, f"The documents say: “{p.text.strip()}” [{p.n}].", p.n, d)
-            if yes is not None and yes < QUOTE_MIN_JUDGED_YES:
-                continue
         d.kind, d.passage = "quote", p
         d.notes.append("the passage the model's answer came from is quoted instead" if p in quotable
                        else "the best matching passage is quoted instead of a model-written answer")
@@ -135,26 +124,6 @@ def fills_the_gap(question: str, verdict: Verdict, generator) -> str:
         if fill and fill.margin > FILL_MAX_MARGIN:
             return f"shown only the sentence it cites, the model finds “{fill.best}” fits the question better than “{fill.fact}”"
     return ""
-
-
-def judged_stated(question: str, passages: list[Passage], verdict: Verdict, generator, d: Decision) -> str:
-    if MIN_JUDGED_YES is None:
-        return ""
-    for s in verdict.sentences:
-        n = s.cites[0]
-        yes = _judge(generator, question, passages, f"{s.text.rstrip('.')} [{n}].", n, d)
-        if yes is not None and yes < MIN_JUDGED_YES:
-            return f"read back, passage [{n}] does not state it as the answer (P(yes) {yes:.2f})"
-    return ""
-
-
-def _judge(generator, question: str, passages: list[Passage], reply: str, n: int, d: Decision) -> float | None:
-    if generator is None:
-        return None
-    yes = judge(generator, question, passages, reply, n).p_yes
-    if yes is not None:
-        d.judged[n] = round(yes, 4)
-    return yes
 
 
 def clearly_about(question: str, passage: Passage) -> bool:

@@ -43,8 +43,8 @@ class Generator(Protocol):
     def stream(self, prompt: str, *, max_tokens: int, timeout_s: float,
                stats: GenerationStats | None = None) -> Iterator[str]: ...
 
-    # Optional: def choice_probabilities(self, prompt: str, choices: Sequence[str]) -> dict[str, float] | None
-    # (how likely each choice is as the next word after ``prompt``; None when the backend cannot tell).
+    # Optional: def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]
+    # (how likely each continuation is right after ``prompt``), used by rag.judge.fills_gap.
 
 
 class FairLock:
@@ -188,38 +188,6 @@ class LlamaCppGenerator:
             if completion is not None:
                 completion.close()
             self._lock.release()
-
-
-    def choice_probabilities(self, prompt: str, choices: Sequence[str]) -> dict[str, float]:
-        """The probability of each of ``choices`` being the next word after ``prompt``, read from the
-        model's logits (each choice's first token, any capitalisation), normalised over the choices.
-        The prompt's common prefix with the last one stays in llama.cpp's KV cache, so a prompt that
-        continues the answer just written costs only its new tokens."""
-        import numpy as np
-
-        llm = self._load()
-        if not self._lock.acquire(timeout=self.wait_s):
-            raise BusyError(f"the model is busy: other questions kept it for {self.wait_s:g} s; "
-                            "try again in a moment")
-        try:
-            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
-            if len(tokens) >= self.n_ctx:
-                raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
-            keep = min(_common_prefix(llm, tokens), len(tokens) - 1)
-            llm.n_tokens = keep
-            llm.eval(tokens[keep:])
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).astype(np.float64)
-        finally:
-            self._lock.release()
-        logits -= logits.max()
-        weights = np.exp(logits)
-        mass = {}
-        for choice in choices:
-            ids = {llm.tokenize(form.encode("utf-8"), add_bos=False, special=False)[0]
-                   for form in (choice, choice.capitalize(), " " + choice, " " + choice.capitalize())}
-            mass[choice] = float(sum(weights[i] for i in ids))
-        total = sum(mass.values()) or 1.0
-        return {c: m / total for c, m in mass.items()}
 
 
     def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:

@@ -1,10 +1,10 @@
-"""The model as a second reader of a claim, two ways:
+"""The model as a second reader of a claim: shown only the statement the verifier found, which fact
+of that statement does it find likeliest in the claim's place, the claim's or another of its kind?
 
-- ``judge``: after the draft, one more user turn asks whether the cited passage states it as the
-  answer, and P("yes") against P("no") is read from the logits (the prompt up to the draft is in
-  llama.cpp's KV cache, so it costs only the new tokens).
-- ``fills_gap``: shown only the statement the verifier found, which fact of the statement does the
-  model find likeliest in the claim's place: the claim's, or another of the same kind it gives?
+(Asking the model outright whether the passage states the claim, and reading P("yes") from its
+logits, was measured on the written claim cases and does not separate true from false claims with
+the 0.5B model: AUC 0.60 and 0.44 for two wordings. A relative choice among the statement's own
+facts is what a small model does well.)
 """
 from __future__ import annotations
 
@@ -13,28 +13,6 @@ from dataclasses import dataclass
 from . import prompt as prompts
 from .evidence import Passage
 from .index import Location
-
-QUESTION = ("Check your reply against passage [{n}] alone. Does passage [{n}] state this, and does it answer "
-            "the question? Reply yes or no.")
-
-
-@dataclass
-class Judgement:
-    p_yes: float | None          # None when the generator cannot read probabilities
-
-
-def judge(generator, question: str, passages: list[Passage], reply: str, n: int) -> Judgement:
-    """How likely the model finds it that passage ``n`` states ``reply`` as the answer to ``question``."""
-    probabilities = getattr(generator, "choice_probabilities", None)
-    if probabilities is None:
-        return Judgement(None)
-    messages = prompts.build(question, passages) + [
-        {"role": "assistant", "content": reply},
-        {"role": "user", "content": QUESTION.format(n=n)},
-    ]
-    p = probabilities(generator.render(messages), ["yes", "no"])
-    return Judgement(None if p is None else p["yes"])
-
 
 @dataclass
 class Fill:

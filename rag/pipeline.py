@@ -238,7 +238,6 @@ class Engine:
             answer = Answer(question, text, False, [self._citation(d.passage, 1, snap)], {}, warnings)
         else:
             answer = self._abstain(question, passages, snap, warnings)
-        answer.judged = d.judged
         return answer
 
     def _cited_answer(self, question: str, verdict: Verdict, by_n: dict[int, Passage], snap: Snapshot,

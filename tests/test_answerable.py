@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, beaten_winner, operators, other_year, unrelated, counted_unit, full_name, listed_items, names_part_of_list, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, operators, unrelated, counted_unit, full_name, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_name_runs, question_names)
 
 
@@ -148,38 +148,6 @@ def test_a_full_name(text, named):
     assert full_name(text, "Who won the women's singles Wimbledon in 2019?") is named
 
 
-SECTORS = ("It outlines efforts in extraction, recycling, stockpiling, and investment across the supply chain, "
-           "which supports key sectors such as defense, automotive, electronics, and energy.")
-
-
-def test_lists_in_a_quote():
-    assert listed_items(SECTORS) == [["extraction", "recycling", "stockpiling", "investment"],
-                                     ["defense", "automotive", "electronics", "energy"]]
-    assert listed_items("Steel and glass.") == []
-
-
-@pytest.mark.parametrize("question,answer,partial", [
-    ("Which sectors depend on the supply chain?", "The supply chain depends on the defense sector [1].", True),
-    ("Which sectors depend on the supply chain?", "Defense, automotive, electronics and energy [1].", False),
-    ("Which country is the largest producer?", "Defense is [1].", False),          # asks for one thing
-    ("Which sectors depend on the supply chain?", "Key sectors depend on it [1].", False),  # names none
-])
-def test_an_answer_naming_part_of_a_list_asked_for_whole(question, answer, partial):
-    assert bool(names_part_of_list(question, answer, SECTORS)) is partial
-
-
-def test_a_winner_the_passages_say_lost_is_caught():
-    q = "Who won the women's singles U.S. Open in 2019?"
-    ctx = ("2019, Bianca Andreescu (Canada), Serena Williams (USA). Serena Williams lost to Bianca Andreescu "
-           "on Saturday. Bianca Andreescu defeated Serena Williams in the final.")
-    assert beaten_winner(q, "Serena Williams won the women's singles U.S. Open in 2019 [1].", ctx) == "Serena Williams"
-    assert beaten_winner(q, "Bianca Andreescu won the women's singles U.S. Open in 2019 [1].", ctx) == ""
-    # Someone who lost one match and won another is not contradicted.
-    assert beaten_winner(q, "Serena Williams won [1].", ctx + " Serena Williams won the 2017 title.") == ""
-    # Only 'who won' questions are checked.
-    assert beaten_winner("Who played in the final?", "Serena Williams played [1].", ctx) == ""
-
-
 def test_an_operator_the_question_asks_about_must_be_in_the_context():
     q = "What does the ++ operator do in Gleam?"
     assert operators(q) == ["++"]
@@ -196,11 +164,3 @@ def test_a_long_answer_sharing_no_word_with_the_question_does_not_answer_it():
     assert not unrelated(q, "Joss Whedon [1].")                          # a short answer may be only the fact
     assert not unrelated(q, "Joss Whedon was the film's director, working from his own script [1].")  # word root
 
-
-def test_a_date_in_another_year_than_the_question_names():
-    q = "What is the date of the 2021 NBA Draft?"
-    assert other_year(q, "The 2021 NBA Draft was held on November 18, 2020 [1].")
-    assert not other_year(q, "The 2021 NBA Draft was held on July 29, 2021 [1].")
-    assert not other_year(q, "The 2021 NBA Draft was held on July 29 [1].")        # no year given: nothing to compare
-    assert not other_year("When was Diablo 3 released?", "It was released on May 15, 2012 [1].")   # no year asked
-    assert not other_year("Was it 2020 or 2021?", "On May 1, 2020 [1].")          # two years asked
