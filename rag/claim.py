@@ -28,7 +28,10 @@ MIN_STATEMENT_OVERLAP = 0.5
 
 # A clause of fewer words is a field of a record or a list, not a statement of its own.
 MIN_CLAUSE_WORDS = 4
-_CLAUSE = re.compile(r";\s+|,?\s+(?:while|whereas|but|although|though)\s+|,\s+and\s+(?=\w)|\s+and\s+then\s+",
+# ', and' starts a clause only before a subject ('…, and its score was …'), not before the last item
+# of a list ('Windows, Xbox One, and Stadia').
+_CLAUSE = re.compile(r";\s+|,?\s+(?:while|whereas|but|although|though)\s+|\s+and\s+then\s+"
+                     r"|,\s+and\s+(?=(?:it|its|he|his|she|her|they|their|we|our|the|this|that|these|those)\b)",
                      re.I)
 _TOKEN = re.compile(r"[\w’'.-]+")
 _PRONOUNS = frozenset("it its they their them he she his her him".split())
@@ -48,6 +51,37 @@ hid:hide hit:hit laid:lay lent:lend lit:light meant:mean rode:ride rang:ring san
 spoke:speak spoken:speak stole:steal swore:swear swam:swim tore:tear woke:wake wore:wear wound:wind
 broke:break broken:break drove:drive driven:drive ate:eat eaten:eat froze:freeze shook:shake
 """.split())
+
+
+# Words that say the opposite of each other ('won' against 'lost to'), by stem.
+_OPPOSITE = dict(pair.split(":") for pair in """
+win:lose lose:win rise:fall fall:rise increas:decreas decreas:increas gain:lose buy:sell sell:buy
+approv:reject reject:approv accept:reject higher:lower lower:higher above:below below:above
+join:leav leav:join hire:fire import:export export:import lend:borrow borrow:lend
+""".split())
+
+
+_DEFEAT = re.compile(r"\b(?:defeated|defeating|defeats|beat|beats|beating|over|edged|edging|outlasted)\s+((?:[A-Z][\w'’.-]+\s?)+)")
+_LOST_TO = re.compile(r"((?:[A-Z][\w'’.-]+\s?)+)\s(?:lost|loses|losing|fell)\s+to\b")
+
+
+_WON = re.compile(r"((?:[A-Z][\w'’.-]+\s?)+)\s(?:won|wins|defeated|defeats|beat|beats)\b")
+
+
+def _folded_names(found: list[str]) -> set[str]:
+    return {" ".join(fold(w).removesuffix("'s").replace(".", "") for w in name.split()) for name in found}
+
+
+def said_to_lose(f: "Facts", relation: set[str], text: str) -> str:
+    """'' unless the claim says a name won that ``text`` says lost ('A defeated B', 'A beat B', 'B lost
+    to A') and never says won."""
+    if "win" not in relation:
+        return ""
+    lost = _folded_names([m.group(1) for m in _DEFEAT.finditer(text)] + [m.group(1) for m in _LOST_TO.finditer(text)])
+    won = _folded_names([m.group(1) for m in _WON.finditer(text)])
+    lost -= _folded_names([m.group(1) for m in _DEFEAT.finditer(f.claim)])   # 'A defeated B to win' claims A won
+    beaten = [run for _, run in _name_runs(f.claim) if run in lost and run not in won]
+    return f"the passage says {beaten[0]} lost" if beaten else ""
 
 
 def relation_words(text: str) -> set[str]:
@@ -168,7 +202,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             if why is None:
                 continue
             if not why:
-                why = same_direction(claim, st.text)
+                why = same_direction(claim, st.text) or said_to_lose(f, relation, f"{context} {passage}")
                 if not why:
                     return "", st
             reason = why
@@ -234,6 +268,11 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
                 return None
         elif not (_same_word(x, own_words) or x in own_stems):
             return None
+    said = relation_words(f"{st.scope} {st.sentence}")
+    flipped = sorted(w for w in relation if w not in said and _OPPOSITE.get(w) in said)
+    if flipped:
+        return f"the passage says “{_OPPOSITE[flipped[0]]}”, not “{flipped[0]}”"
+
     # One word of relation ('won') is too little to judge by; the facts and the party decide then.
     if len(relation) >= 2 and len(relation & relation_words(f"{st.scope} {st.sentence}")) / len(relation) \
             < MIN_STATEMENT_OVERLAP:

@@ -168,3 +168,22 @@ def test_hyphenated_and_initialled_names_are_read_as_their_words():
     st = claim.statements(passage)[0][-1]
     assert claim.alternatives("The framework was signed in Osaka.", st, "Where was it signed?")[1] == [
         "U.S.-Japan", "Tokyo", "President Donald Trump"]
+
+
+@pytest.mark.parametrize("claim_text, passage, reason", [
+    ("Harbor City won the final.", "In the final, Oakridge United beat Harbor City 3-1.", "harbor city lost"),
+    ("Marta Ruiz won the seat.", "Marta Ruiz lost to Owen Pike by 212 votes.", "“lose”, not “win”"),
+    ("Prices rose by 4% in May.", "Prices fell by 4% in May.", "“fall”, not “rise”"),
+    ("Kestrel Foods bought the Lindow plant.", "Kestrel Foods sold the Lindow plant in 2019.", "“sell”, not “buy”"),
+])
+def test_a_claim_the_passage_says_the_opposite_of_is_not_stated(claim_text, passage, reason):
+    assert reason in support(claim_text, passage, "").unstated
+
+
+@pytest.mark.parametrize("claim_text, passage", [
+    ("Oakridge United won the final.", "In the final, Oakridge United beat Harbor City 3-1."),
+    ("Owen Pike beat Marta Ruiz to win the seat.", "Owen Pike beat Marta Ruiz to win the seat by 212 votes."),
+    ("Prices rose by 4% in May.", "Prices rose by 4% in May, after they fell in April."),
+])
+def test_a_claim_is_not_flipped_by_an_opposite_said_of_something_else(claim_text, passage):
+    assert support(claim_text, passage, "").ok

@@ -9,6 +9,7 @@ from conftest import FakeEmbedder, FakeGenerator, cite_passage_with, write_corpu
 
 FILES = {
     "final.txt": "In the final, Oakridge United beat Harbor City 3-1 at the Mill Road ground.\n",
+    "samples.txt": "At room temperature, sample A conducted 45 siemens per metre and sample B conducted 12 siemens.\n",
     "deals.txt": ("Acme Corp bought Gamma Ltd for $5 million in March 2021. Similar deals were later signed "
                   "with Beta Industries and Delta Foods.\n"),
 }
@@ -39,17 +40,24 @@ def ask(settings, generator, question):
 
 
 def test_an_answer_whose_fact_the_model_finds_belongs_elsewhere_is_not_used(settings):
-    gen = ScoringGenerator(cite_passage_with("Oakridge", "Harbor City won the final."), likely={"Oakridge United"})
-    a = ask(settings, gen, "Who won the final?")
-    assert gen.scored == [["Harbor City", "Oakridge United", "Mill Road"]]
-    assert "Harbor City won" not in a.answer
+    gen = ScoringGenerator(cite_passage_with("siemens", "Sample B conducted 45 siemens per metre."), likely={"12"})
+    a = ask(settings, gen, "How well did sample B conduct at room temperature?")
+    assert gen.scored == [["45", "12"]]
+    assert "45 siemens" not in a.answer or a.answer.startswith("The documents say:")
     assert any("fits the question better" in w for w in a.warnings), a.warnings
 
 
 def test_an_answer_the_model_finds_fits_is_kept(settings):
-    gen = ScoringGenerator(cite_passage_with("Oakridge", "Oakridge United won the final."), likely={"Oakridge United"})
+    gen = ScoringGenerator(cite_passage_with("siemens", "Sample B conducted 12 siemens."), likely={"12"})
+    a = ask(settings, gen, "How well did sample B conduct at room temperature?")
+    assert gen.scored == [["12", "45"]]
+    assert not a.abstained and a.answer.startswith("Sample B conducted 12 siemens [1]"), a.answer
+
+
+def test_a_winner_the_passage_says_lost_is_not_used_whatever_the_model_scores(settings):
+    gen = ScoringGenerator(cite_passage_with("Oakridge", "Harbor City won the final."), likely={"Harbor City"})
     a = ask(settings, gen, "Who won the final?")
-    assert not a.abstained and a.answer.startswith("Oakridge United won the final [1]"), a.answer
+    assert "Harbor City won" not in a.answer and gen.scored == []     # the verifier dropped it first
 
 
 def test_a_statement_without_rival_facts_is_not_scored(settings):
