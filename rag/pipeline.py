@@ -5,6 +5,7 @@ embedding model and the LLM with every other Engine in the process.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -177,8 +178,12 @@ class Engine:
             if stats.stopped_by == "timeout":
                 warnings.append(f"the model was stopped after {s.answer_timeout_s:g} s (the time limit for an answer); "
                                 "only what it wrote until then was checked")
+            elif stats.stopped_by == "length":
+                warnings.append(f"the model was stopped after {s.max_answer_tokens} tokens (the length limit for an "
+                                "answer); only what it wrote until then was checked")
         t_verify = time.monotonic()
-        verdict = verify(draft, passages, question)
+        stopped = stats.stopped_by in ("timeout", "length")
+        verdict = verify(finished_sentences(draft) if stopped else draft, passages, question)
         answer = self._compose(question, passages, verdict, snap, warnings)
         timings["verify_s"] = time.monotonic() - t_verify
         timings.setdefault("first_token_s", None)
@@ -309,6 +314,18 @@ class Engine:
             return False
         overlap = len(qwords & set(content_words(passage.text))) / len(qwords)
         return passage.cosine >= EXTRACTIVE_MIN_COSINE and overlap >= EXTRACTIVE_MIN_OVERLAP
+
+
+# The end of a sentence: its mark, closing quotes or brackets, then any citation marks, then a space or the
+# end; or citation marks that end the draft (the mark after them was not written yet).
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*(?=\s|$)|(?:\s*\[\d+\])+(?=\s*$)")
+
+
+def finished_sentences(draft: str) -> str:
+    """``draft`` up to the end of its last finished sentence: what a model stopped mid-sentence wrote
+    whole. An unfinished sentence is not checked, even when its words happen to be in a passage."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(draft)]
+    return draft[: ends[-1]] if ends else ""
 
 
 def get_engine(settings: Settings) -> Engine:
