@@ -208,8 +208,10 @@ class Engine:
         if not isinstance(question, str):
             raise ConfigError("the question must be text")
         warnings = []
-        # Control characters (NUL, escapes, …) and lone surrogates cannot be read or encoded: drop them.
-        kept = "".join(ch for ch in question if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cs"))
+        # Control characters (NUL, escapes, …) and lone surrogates cannot be read or encoded: drop them,
+        # and a terminal's escape sequence whole (not leaving "[0m" of "\x1b[0m" as words of the question).
+        kept = _ESCAPE_SEQUENCE.sub("", question)
+        kept = "".join(ch for ch in kept if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cs"))
         if len(kept) != len(question):
             n = len(question) - len(kept)
             warnings.append(f"{n:,} control character{'s' if n != 1 else ''} removed from the question")
@@ -315,6 +317,9 @@ class Engine:
         overlap = len(qwords & set(content_words(passage.text))) / len(qwords)
         return passage.cosine >= EXTRACTIVE_MIN_COSINE and overlap >= EXTRACTIVE_MIN_OVERLAP
 
+
+# A terminal escape sequence (ECMA-48 CSI, e.g. "\x1b[0m", or a two-character escape).
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-~]")
 
 # The end of a sentence: its mark, closing quotes or brackets, then any citation marks, then a space or the
 # end; or citation marks that end the draft (the mark after them was not written yet).

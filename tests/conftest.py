@@ -6,7 +6,8 @@ The fakes are deterministic and cheap, so the unit suite never loads a model:
   similar) and counts tokens roughly like WordPiece: one per punctuation mark, one per started
   six letters of a word. It records every text it embeds in ``embedded``.
 * ``FakeGenerator`` renders chat messages as plain ChatML and streams a scripted reply, which is a
-  fixed string or a function of the rendered prompt.
+  fixed string or a function of the rendered prompt, word by word (optionally slowly); like the real
+  one it stops at ``max_tokens`` or ``timeout_s`` and says which.
 """
 from __future__ import annotations
 
