@@ -321,9 +321,10 @@ class Engine:
 # A terminal escape sequence (ECMA-48 CSI, e.g. "\x1b[0m", or a two-character escape).
 _ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-~]")
 
-# The end of a sentence: its mark, closing quotes or brackets, then any citation marks, then a space or the
-# end; or citation marks that end the draft (the mark after them was not written yet).
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?:\s*\[\d+\])*(?=\s|$)|(?:\s*\[\d+\])+(?=\s*$)")
+# The end of a sentence: its mark (not the point of an initial, as in "U.S."), closing quotes or brackets,
+# then any citation marks, then a space or the end; or citation marks that end the draft (the mark after
+# them was not written yet).
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?][\"'”’)\]]*(?:\s*\[\d+\])*(?=\s|$)|(?:\s*\[\d+\])+(?=\s*$)")
 
 
 def finished_sentences(draft: str) -> str:

@@ -132,3 +132,15 @@ def test_the_time_limit_stops_the_model_and_a_half_sentence_is_never_the_answer(
     assert a.answer == f"The documents say: “{c.quote.strip()}” [1]" and "1871" in c.quote
     assert c.quote == sources.citations[0].quote
     assert_verbatim(a, where["seeds_dir"])
+
+
+@pytest.mark.parametrize("draft, finished", [
+    ("The floor is $110 per kilogram [1]. It was set by the", "The floor is $110 per kilogram [1]."),
+    ("It was signed in Tokyo by U.S. President Donald", ""),
+    ("It was signed in Tokyo [2]. Then U.S. officials", "It was signed in Tokyo [2]."),
+    ("It costs 3.5 dollars [1]", "It costs 3.5 dollars [1]"),
+    ("He said “yes.” [2] And then", "He said “yes.” [2]"),
+    ("The Harbour Point ", ""),
+])
+def test_a_stopped_draft_is_checked_up_to_its_last_finished_sentence(draft, finished):
+    assert rag.pipeline.finished_sentences(draft) == finished
