@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 import os
 import sys
+import unicodedata
 
 from .config import Settings
 from .errors import RagError
@@ -135,6 +136,43 @@ def cmd_watch(args) -> int:
         watcher.stop()
 
 
+class DraftLine:
+    """The model's unverified draft, shown while it is written as one marked line on a terminal and
+    erased when the verified answer is ready. It never wraps (so erasing one line erases all of it)
+    and shows no control characters (a document could make the model write terminal escapes)."""
+
+    LABEL = "draft (unverified): "
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.text = ""
+        try:
+            self.width = os.get_terminal_size(stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            self.width = 80
+
+    def add(self, piece: str) -> None:
+        self.text += piece
+        shown = "".join(" " if ch.isspace() else ch for ch in self.text
+                        if ch.isspace() or unicodedata.category(ch)[0] != "C")
+        room = self.width - 1 - len(self.LABEL)
+        if room < 10:               # too narrow to show anything useful
+            return
+        tail, used = [], 0
+        for ch in reversed(" ".join(shown.split())):       # the end of the draft: what was just written
+            used += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+            if used > room:
+                break
+            tail.append(ch)
+        self.stream.write("\r\033[K" + self.LABEL + "".join(reversed(tail)))
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.text:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
 def cmd_ask(args) -> int:
     from .answer import Answer
     from .client import ask
@@ -154,19 +192,25 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(engine.answer(args.question, sources=args.only).to_dict(), ensure_ascii=False))
         return 0
+    # Only the verified answer goes to stdout; the draft is progress, shown on a terminal only.
+    draft = DraftLine(sys.stderr) if sys.stderr.isatty() else None
     result = None
-    for event in engine.stream(args.question, sources=args.only):
-        if isinstance(event, str):
-            print(event, end="", flush=True)
-        elif isinstance(event, Answer):
-            result = event
+    try:
+        for event in engine.stream(args.question, sources=args.only):
+            if isinstance(event, str):
+                if draft is not None:
+                    draft.add(event)
+            elif isinstance(event, Answer):
+                result = event
+    finally:
+        if draft is not None:
+            draft.clear()
     assert result is not None
-    print("\r\033[K" if sys.stdout.isatty() else "\n", end="")
     return _print_answer(result)
 
 
 def _print_answer(result) -> int:
-    print("\nAnswer:", result.answer)
+    print("Answer:", result.answer)
     label = "Closest passages (none answers the question):" if result.abstained else "Sources:"
     if result.citations:
         print("\n" + label)

@@ -96,7 +96,13 @@ def scan(root: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
     root = Path(root)
     found: list[tuple[str, Path]] = []
     skipped: list[Skipped] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unreadable_folder(err: OSError) -> None:
+        if err.filename and Path(err.filename) != root:     # a corpus folder that cannot be read is an error later
+            why = "permission denied" if isinstance(err, PermissionError) else f"cannot read ({err.strerror or err})"
+            skipped.append(Skipped(_rel(root, Path(err.filename)) + "/", f"folder not read: {why}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable_folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for d in list(dirnames):
             if os.path.islink(os.path.join(dirpath, d)):

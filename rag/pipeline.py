@@ -5,6 +5,7 @@ embedding model and the LLM with every other Engine in the process.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -172,8 +173,12 @@ class Engine:
             if stats.stopped_by == "timeout":
                 warnings.append(f"the model was stopped after {s.answer_timeout_s:g} s (the time limit for an answer); "
                                 "only what it wrote until then was checked")
+            elif stats.stopped_by == "length":
+                warnings.append(f"the model was stopped after {s.max_answer_tokens} tokens (the length limit for an "
+                                "answer); only what it wrote until then was checked")
         t_verify = time.monotonic()
-        verdict = verify(draft, passages, question)
+        stopped = stats.stopped_by in ("timeout", "length")
+        verdict = verify(finished_sentences(draft) if stopped else draft, passages, question)
         answer = self._compose(question, passages, verdict, snap, warnings)
         timings["verify_s"] = time.monotonic() - t_verify
         timings.setdefault("first_token_s", None)
@@ -198,8 +203,10 @@ class Engine:
         if not isinstance(question, str):
             raise ConfigError("the question must be text")
         warnings = []
-        # Control characters (NUL, escapes, …) and lone surrogates cannot be read or encoded: drop them.
-        kept = "".join(ch for ch in question if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cs"))
+        # Control characters (NUL, escapes, …) and lone surrogates cannot be read or encoded: drop them,
+        # and a terminal's escape sequence whole (not leaving "[0m" of "\x1b[0m" as words of the question).
+        kept = _ESCAPE_SEQUENCE.sub("", question)
+        kept = "".join(ch for ch in kept if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cs"))
         if len(kept) != len(question):
             n = len(question) - len(kept)
             warnings.append(f"{n:,} control character{'s' if n != 1 else ''} removed from the question")
@@ -257,6 +264,22 @@ class Engine:
     def _abstain(self, question: str, passages: list[Passage], snap: Snapshot, warnings: list[str]) -> Answer:
         closest = [self._citation(p, i, snap) for i, p in enumerate(passages[:3], 1)]
         return Answer(question, ABSTAIN_TEXT, True, closest, {}, warnings)
+
+
+# A terminal escape sequence (ECMA-48 CSI, e.g. "\x1b[0m", or a two-character escape).
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-~]")
+
+# The end of a sentence: its mark (not the point of an initial, as in "U.S."), closing quotes or brackets,
+# then any citation marks, then a space or the end; or citation marks that end the draft (the mark after
+# them was not written yet).
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?][\"'”’)\]]*(?:\s*\[\d+\])*(?=\s|$)|(?:\s*\[\d+\])+(?=\s*$)")
+
+
+def finished_sentences(draft: str) -> str:
+    """``draft`` up to the end of its last finished sentence: what a model stopped mid-sentence wrote
+    whole. An unfinished sentence is not checked, even when its words happen to be in a passage."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(draft)]
+    return draft[: ends[-1]] if ends else ""
 
 
 def get_engine(settings: Settings) -> Engine:

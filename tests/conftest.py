@@ -6,11 +6,19 @@ The fakes are deterministic and cheap, so the unit suite never loads a model:
   similar) and counts tokens roughly like WordPiece: one per punctuation mark, one per started
   six letters of a word. It records every text it embeds in ``embedded``.
 * ``FakeGenerator`` renders chat messages as plain ChatML and streams a scripted reply, which is a
-  fixed string or a function of the rendered prompt.
+  fixed string or a function of the rendered prompt, word by word (optionally slowly); like the real
+  one it stops at ``max_tokens`` or ``timeout_s`` and says which.
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
 import zlib
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -114,11 +122,16 @@ def cite_passage_with(word: str, sentence: str) -> Callable[[str], str]:
 
 
 class FakeGenerator:
+    """``seconds_per_piece``: how long each piece takes to write. Like the real generator, it stops
+    after ``max_tokens`` pieces or once ``timeout_s`` has passed (checked after every piece), and
+    says which in ``stats.stopped_by``."""
+
     def __init__(self, reply: str | Callable[[str], str] = "NOT FOUND", *, name: str = "fake-llm",
-                 n_ctx: int = 2048):
+                 n_ctx: int = 2048, seconds_per_piece: float = 0.0):
         self.reply = reply
         self.name = name
         self.n_ctx = n_ctx
+        self.seconds_per_piece = seconds_per_piece
         self.prompts: list[str] = []
 
     def count_tokens(self, text: str) -> int:
@@ -132,12 +145,21 @@ class FakeGenerator:
                stats: GenerationStats | None = None) -> Iterator[str]:
         self.prompts.append(prompt)
         text = self.reply(prompt) if callable(self.reply) else self.reply
-        pieces = re.findall(r"\S+\s*|\s+", text)[:max_tokens]
-        if stats is not None:
-            stats.prompt_tokens = self.count_tokens(prompt)
-            stats.completion_tokens = len(pieces)
-            stats.stopped_by = "stop"
-        yield from pieces
+        pieces = re.findall(r"\S+\s*|\s+", text)
+        stats = stats if stats is not None else GenerationStats()
+        stats.prompt_tokens = self.count_tokens(prompt)
+        stats.stopped_by = "stop"
+        t0 = time.monotonic()
+        for i, piece in enumerate(pieces):
+            if i == max_tokens:
+                stats.stopped_by = "length"
+                break
+            time.sleep(self.seconds_per_piece)
+            stats.completion_tokens += 1
+            yield piece
+            if time.monotonic() - t0 > timeout_s:
+                stats.stopped_by = "timeout"
+                break
 
 
 def free_port() -> int:
@@ -157,6 +179,37 @@ def serve_local(settings, **kw):
     port = free_port()
     demo = serve(settings, host="127.0.0.1", port=port, prevent_thread_lock=True, **kw)
     return demo, f"http://127.0.0.1:{port}"
+
+
+# --------------------------------------------------------------------------- an unprivileged user
+
+NOBODY = 65534   # the unprivileged user and group "nobody"
+
+
+@pytest.fixture
+def shared_dir():
+    """A fresh folder that every user may enter (pytest's own temporary folders admit only their owner)."""
+    path = Path(tempfile.mkdtemp(prefix="rag-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_unprivileged(setup: str, work: str, *args: str) -> subprocess.CompletedProcess:
+    """Run Python ``setup`` and then ``work`` (with ``args`` as ``sys.argv[1:]``) in a subprocess that
+    becomes the ordinary user "nobody" between the two, so that file permissions really apply: the
+    tests run as root in CI, and root may read any file. ``setup`` imports what ``work`` needs (the
+    interpreter itself may live where only root can read). Without root, all of it runs as the
+    current user, for whom the same permissions apply."""
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent), str(here)])}
+    drop = (f"import os\nif os.geteuid() == 0:\n    os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
+            "assert os.geteuid() != 0\n")
+    code = "\n".join([textwrap.dedent(setup), drop, textwrap.dedent(work)])
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
+                          env=env, cwd="/")
 
 
 @pytest.fixture

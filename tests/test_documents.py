@@ -1,9 +1,11 @@
 import hashlib
-import os
+import json
 
 import pytest
 
 from rag.documents import UnreadableDocument, decode_text, read_document, read_text, scan
+
+from conftest import run_unprivileged
 
 
 # --------------------------------------------------------------------------- scan
@@ -132,33 +134,35 @@ def test_missing_file_is_unreadable(tmp_path):
         read_document(tmp_path / "gone.txt", "gone.txt")
 
 
-def test_permission_denied(tmp_path, monkeypatch):
-    import builtins
-    from pathlib import Path
-
-    from rag.documents import probe_text, sha256_file
-
-    path = tmp_path / "secret.txt"
+def test_permission_denied(shared_dir):
+    # A real EACCES: the file is readable by its owner only, and it is read as another user.
+    path = shared_dir / "secret.txt"
     path.write_text("top secret")
-    if os.geteuid() == 0:   # chmod 000 does not stop root: refuse the read the way the OS would
-        real_open = builtins.open
-
-        def guarded_open(file, *args, **kwargs):
-            if Path(file) == path:
-                raise PermissionError(13, "Permission denied", str(file))
-            return real_open(file, *args, **kwargs)
-
-        monkeypatch.setattr(builtins, "open", guarded_open)
-        monkeypatch.setattr(Path, "read_bytes", lambda self: guarded_open(self, "rb").read())
-    else:
-        path.chmod(0)
-    try:
-        for read in (lambda: read_document(path, "secret.txt"), lambda: probe_text(path),
-                     lambda: sha256_file(path)):
-            with pytest.raises(UnreadableDocument, match="^permission denied$"):
+    path.chmod(0)
+    setup = """
+        import json, sys
+        from pathlib import Path
+        from rag.documents import UnreadableDocument, probe_text, read_document, sha256_file
+    """
+    work = """
+        path = Path(sys.argv[1])
+        out = {}
+        for name, read in [("read_document", lambda: read_document(path, "secret.txt")),
+                           ("probe_text", lambda: probe_text(path)), ("sha256_file", lambda: sha256_file(path))]:
+            try:
                 read()
-    finally:
-        path.chmod(0o644)
+                out[name] = "read"
+            except UnreadableDocument as exc:
+                out[name] = str(exc)
+        print(json.dumps(out))
+    """
+    proc = run_unprivileged(setup, work, str(path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == {"read_document": "permission denied", "probe_text": "permission denied",
+                                       "sha256_file": "permission denied"}
+    path.chmod(0o644)          # the same file, once readable, is read by the same user
+    proc = run_unprivileged(setup, work, str(path))
+    assert json.loads(proc.stdout) == {"read_document": "read", "probe_text": "read", "sha256_file": "read"}
 
 
 def test_too_large_file_is_unreadable(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ run the real models.
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -17,7 +18,7 @@ from rag.documents import read_text
 from rag.errors import ConfigError
 from rag.evidence import Passage
 from rag.index import Location
-from rag.pipeline import Engine, build_index, shared_generator
+from rag.pipeline import ABSTAIN_TEXT, Engine, build_index, shared_generator
 
 from conftest import FakeEmbedder, FakeGenerator, echo_passage, prompt_passages
 
@@ -127,6 +128,15 @@ def test_control_characters_and_lone_surrogates_are_removed_with_a_warning(fake_
     assert "1871" in a.answer
 
 
+def test_a_terminal_escape_sequence_is_removed_whole(fake_settings):
+    gen = FakeGenerator(echo_passage(1))
+    engine = Engine(fake_settings, embedder=FakeEmbedder(), generator=gen)
+    a = engine.answer("\x1b[1;31mWhen was the Harbour Point lighthouse built?\x1b[0m\x1bc")
+    assert a.question == "When was the Harbour Point lighthouse built?"
+    assert any("13 control characters removed" in w for w in a.warnings), a.warnings
+    assert "1871" in a.answer and "[0m" not in gen.prompts[-1]
+
+
 def test_the_engine_shows_only_the_passages_that_fit_and_cites_only_those(fake_settings):
     settings = fake_settings.with_(top_k=10, candidates=10)
     gen = FakeGenerator(echo_passage(1), n_ctx=700)
@@ -187,21 +197,31 @@ def test_top_k_50_end_to_end_stays_within_the_context(seeds_index):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("question, ok", [
-    ("What floor price was set for NdPr? " + "Please consider every detail. " * 3400, "characters"),
-    ("美日关键矿产框架协议是在哪个城市签署的？", None),
-    ("What price floor\x00 per kilogram\x07 was set for NdPr?\x1b[0m", "control characters"),
+@pytest.mark.parametrize("question, ok, expected, may_abstain", [
+    pytest.param("What floor price was set for NdPr? " + "Please consider every detail. " * 3400, "characters", "110",
+                 False, marks=pytest.mark.xfail(strict=True, reason=(
+                     "abstains today: the draft 'The floor price was set for NdPr in its deal with MP Materials "
+                     "(NYSE: MP).' is refused because 'the cited passages do not mention please'"))),
+    # Asked in Chinese (in which city was the US-Japan critical minerals framework signed?): the model
+    # may answer in Chinese, which no English passage verifies; then it abstains, never half-answers.
+    ("美日关键矿产框架协议是在哪个城市签署的？", None, "Tokyo", True),
+    ("What price floor\x00 per kilogram\x07 was set for NdPr?\x1b[0m", "control characters", "110", False),
 ])
-def test_odd_questions_get_a_clear_answer_within_the_context(real_engine, question, ok):
-    a = real_engine.answer(question)
-    s = real_engine.settings
-    assert isinstance(a, Answer) and a.answer
+def test_odd_questions_get_a_clear_answer_within_the_context(seeds_index, question, ok, expected, may_abstain):
+    # a generous time limit: this is about the context, and a busy machine must not cut the answer
+    engine = Engine(Settings.from_env(seeds_dir=SEEDS, index_dir=seeds_index, answer_timeout_s=600))
+    a = engine.answer(question)
+    s = engine.settings
     assert a.timings["prompt_tokens"] <= s.n_ctx - s.max_answer_tokens
     if ok:
         assert any(ok in w for w in a.warnings), a.warnings
-    assert a.abstained or a.citations
     for c in a.citations:
         assert read_text(SEEDS / c.source)[c.start:c.end] == c.quote
+    if a.abstained and may_abstain:
+        assert a.answer == ABSTAIN_TEXT
+    else:
+        assert not a.abstained and expected in a.answer, a.to_dict()
+        assert {int(n) for n in re.findall(r"\[(\d+)\]", a.answer)} == {c.n for c in a.citations}
 
 
 @pytest.mark.integration
@@ -218,9 +238,11 @@ def test_a_tiny_time_limit_stops_the_model_and_the_next_question_is_fine(seeds_i
     a = hurried.answer(question)
     assert any("stopped after 0.01 s" in w for w in a.warnings), a.warnings
     assert a.timings["completion_tokens"] <= 2
-    assert a.abstained or a.citations      # an extractive quote or an abstention, never a half sentence
-    for c in a.citations:
-        assert read_text(SEEDS / c.source)[c.start:c.end] == c.quote
+    # never the model's half sentence: the passage naming the products is quoted instead
+    [c] = a.citations
+    assert a.answer == f"The documents say: “{c.quote.strip()}” [1]" and not a.abstained
+    assert "magnets" in c.quote and a.draft not in ("", a.answer)
+    assert read_text(SEEDS / c.source)[c.start:c.end] == c.quote
     # the model is free again and answers normally
     b = real_engine.answer("What floor price per kilogram did the Department of War set for NdPr?")
     assert not any("stopped" in w for w in b.warnings)

@@ -30,18 +30,11 @@ from rag.pipeline import Engine, build_index, get_engine, shared_generator
 from conftest import serve_local
 
 SEEDS = REPO_ROOT / "seeds"
-# Seed questions with different answers (and so, mostly, different passages).
-QUESTIONS = [json.loads(line)["question"]
-             for line in (Path(__file__).parent / "fixtures" / "seed_questions.jsonl").open()] + [
-    "Which company's deal with the U.S. Department of War set the NdPr price floor?",
-    "In which city was the U.S.-Japan critical minerals framework signed?",
-    "Does the framework include direct financial commitments?",
-    "Which other countries recently signed similar agreements with the U.S.?",
-    "Which analysts said the framework implicitly supports price floors?",
-    "How did the White House describe the agreement?",
-    "What do China's expanded export controls require?",
-    "On which stock exchange is MP Materials listed, according to the reports?",
-]
+# Seed questions with different answers (and so, mostly, different passages): the public ones the
+# documents answer, then some of them in other words.
+FIXTURES = Path(__file__).parent / "fixtures"
+QUESTIONS = [d["question"] for d in map(json.loads, (FIXTURES / "seeds_qa.jsonl").open()) if d["answerable"]] + [
+    json.loads(line)["question"] for line in (FIXTURES / "seed_questions.jsonl").open()]
 
 
 # --------------------------------------------------------------------------- the model's turn-taking
@@ -215,10 +208,9 @@ def test_eight_chat_clients_and_four_threads_at_once_during_a_rebuild(tmp_path):
     assert rebuild["added"] == ["lighthouse.txt"] and rebuild["version"] != old_version
     answers = [r for r in results if r["kind"] == "answer"]
     busy = [r for r in results if r["kind"] == "busy"]
-    assert len(answers) + len(busy) == 12
-    for r in busy:                                       # told clearly, in one line
-        assert "busy" in r["msg"] and "\n" not in r["msg"] and "Traceback" not in r["msg"]
-    assert not [r for r in busy if r["who"] == "py"], "Python callers should wait their turn"
+    # The window's queue holds 16 and 8 callers came: none is told "busy"; Python callers wait their turn.
+    assert busy == [], [(r["who"], r["msg"]) for r in busy]
+    assert len(answers) == 12 and {r["q"] for r in answers} == set(before)
 
     # No mixed-up answers: each cites only passages retrieved for its own question (from the
     # index version it was answered from: before or after the rebuild).
@@ -264,12 +256,18 @@ def test_soak_memory_files_and_speed_stay_flat(tmp_path):
     proc = psutil.Process()
     report = os.environ.get("RAG_SOAK_REPORT")       # a file for the curve (JSON), if wanted
     rss, anon, fds, secs = [], [], [], []   # anon: RSS less file-backed pages (the model file is mapped)
+    # A short run asks a third as many questions, each three times; a long run goes round all of them.
+    pool = QUESTIONS[: max(1, min(len(QUESTIONS), n // 3))]
+    given: dict[str, set[str]] = {}      # after the warm-up, what each question was answered
     for i in range(n):
-        q = QUESTIONS[i % len(QUESTIONS)]
+        q = pool[i % len(pool)]
         t0 = time.monotonic()
         a = engine.answer(q)
         secs.append(time.monotonic() - t0)
-        assert a.answer
+        for c in a.citations:
+            assert read_text(SEEDS / c.source)[c.start:c.end] == c.quote
+        if i >= warm:
+            given.setdefault(q, set()).add(a.answer)
         mem = proc.memory_info()
         rss.append(mem.rss)
         anon.append(mem.rss - mem.shared)
@@ -297,3 +295,5 @@ def test_soak_memory_files_and_speed_stay_flat(tmp_path):
     if warm >= 40:   # a shorter run ends before llama.cpp's allocations have settled
         assert anon_growth < 0.10, f"anonymous memory grew {anon_growth:.1%} after warm-up"
     assert late <= 2.0 * early + 0.5, (early, late)
+    # nothing carried over from one question to the next: asked again, a question gets the same answer
+    assert {q: len(answers) for q, answers in given.items() if len(answers) > 1} == {}, given

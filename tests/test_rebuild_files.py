@@ -2,8 +2,8 @@
 near-duplicate documents are found; the dry run and progress bars say what happens."""
 from __future__ import annotations
 
-import builtins
 import hashlib
+import json
 import io
 import os
 import re
@@ -21,7 +21,7 @@ from rag.chunk import Chunker
 from rag.documents import iter_text, probe_text, read_text
 from rag.index import Builder, load
 
-from conftest import CORPUS, FakeEmbedder, write_corpus
+from conftest import CORPUS, FakeEmbedder, run_unprivileged, write_corpus
 from test_documents import make_pdf
 
 
@@ -49,7 +49,7 @@ def encrypted_pdf() -> bytes:
 
 # --------------------------------------------------------------------------- bad files
 
-def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, monkeypatch):
+def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path):
     seeds = write_corpus(tmp_path / "seeds")                     # three good documents
     good = dict(CORPUS)
     (seeds / "empty.txt").write_bytes(b"")
@@ -73,21 +73,11 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, m
     (seeds / "loop.txt").symlink_to(seeds / "loop.txt")                       # a symlink loop
     (seeds / "sub").mkdir()
     (seeds / "sub" / "up").symlink_to(seeds, target_is_directory=True)       # a folder loop
-    (seeds / "secret.txt").write_text("Nobody may read this file.")
     (seeds / "folder.txt").mkdir()                                           # a folder, not a file
     os.mkfifo(seeds / "pipe.txt")                                            # reading it would block
     (seeds / "data.xyz").write_text("a,b\n1,2\n")
     (seeds / "Makefile").write_text("all:\n")
     (seeds / "copy-of-bakery.txt").write_text(CORPUS["notes/bakery.txt"])
-    real_open = builtins.open
-
-    def guarded_open(file, *args, **kwargs):
-        if str(file).endswith("secret.txt"):
-            raise PermissionError(13, "Permission denied", str(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", guarded_open)
-
     builder = make_builder(seeds, tmp_path / "index")
     report = builder.build()
 
@@ -99,7 +89,6 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, m
     assert reasons["locked.pdf"] == "encrypted PDF"
     assert "symbolic link" in reasons["outside-link.txt"] and "symbolic link" in reasons["loop.txt"]
     assert "symbolic link" in reasons["sub/up"]
-    assert reasons["secret.txt"] == "permission denied"
     assert reasons["pipe.txt"] == "not a regular file"
     assert "unsupported file type .xyz" in reasons["data.xyz"] and "unsupported" in reasons["Makefile"]
     summary = report.summary()
@@ -119,7 +108,6 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, m
     assert "Übereinkunft" in indexed_text(builder.index_dir, "wide.txt")
     assert "déjà vu" in indexed_text(builder.index_dir, "broken-utf8.txt")
     assert "A stray \ufffd byte" in indexed_text(builder.index_dir, "broken-utf8.txt")
-    monkeypatch.setattr(builtins, "open", real_open)
     for rec in snap.chunks:
         for loc in rec.locations:
             assert read_text(seeds / loc.source)[loc.start:loc.end] == rec.text
@@ -132,6 +120,38 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(tmp_path, m
                           for rec in bakery)
     texts = [t for t in builder.embedder.embedded]
     assert len(texts) == len(set(texts)) == len(snap.chunks)
+
+
+def test_files_and_folders_without_permission_are_skipped_in_a_real_build(shared_dir):
+    # Built as an ordinary user, so the refusals are the operating system's own (EACCES).
+    seeds = write_corpus(shared_dir / "seeds", {"lighthouse.md": CORPUS["lighthouse.md"],
+                                                "secret.txt": "Nobody may read this file.",
+                                                "private/plans.txt": "Nobody may list this folder."})
+    (seeds / "secret.txt").chmod(0)
+    (seeds / "private").chmod(0o700)
+    (shared_dir / "index").mkdir(mode=0o777)
+    (shared_dir / "index").chmod(0o777)
+    setup = """
+        import json, sys
+        from pathlib import Path
+        import rag.index, rag.documents, rag.chunk
+        from rag.chunk import Chunker
+        from rag.index import Builder
+        from conftest import FakeEmbedder
+    """
+    work = """
+        embedder = FakeEmbedder()
+        builder = Builder(Path(sys.argv[1]), Path(sys.argv[2]), embedder, Chunker(embedder.count_tokens, 60, 10))
+        report = builder.build()
+        print(json.dumps({"added": report.added, "skipped": {s.source: s.reason for s in report.skipped},
+                          "summary": report.summary()}))
+    """
+    proc = run_unprivileged(setup, work, str(seeds), str(shared_dir / "index"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["added"] == ["lighthouse.md"]
+    assert report["skipped"] == {"secret.txt": "permission denied", "private/": "folder not read: permission denied"}
+    assert "  skipped: secret.txt: permission denied" in report["summary"].splitlines()
 
 
 def test_a_pdf_over_its_time_limit_is_skipped(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ The integration tests start the app in-process on 127.0.0.1 with the real models
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -426,13 +427,19 @@ class SlowEngine(ScriptedEngine):
         yield from super().stream(question, history)
 
 
+# What a one-document index's manifest says about itself (the parts the status reads).
+MANIFEST = {"counts": {"files": 1, "chunks": 3}, "built_at": "2026-11-22T00:12:05+0000",
+            "embedding": {"model": "all-MiniLM-L6-v2"}, "skipped": [["notes.bin", "binary file"]]}
+
+
 def serve_fake(tmp_path, engine, **kw):
     root = tmp_path / "seeds"
     if not root.exists():
         root.mkdir()
         (root / "lighthouse.txt").write_text(DOC, encoding="utf-8")
     settings = Settings(seeds_dir=root, index_dir=tmp_path / "index", models_dir=tmp_path / "models")
-    (tmp_path / "index").mkdir(exist_ok=True)
+    (tmp_path / "index" / "v-1").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "index" / "v-1" / "manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
     (tmp_path / "index" / "CURRENT").write_text('{"version": "v-1"}', encoding="utf-8")
     (tmp_path / "models").mkdir(exist_ok=True)
     (tmp_path / "models" / "model.gguf").write_bytes(b"GGUF secret weights")
@@ -475,8 +482,9 @@ def test_api_endpoints_answer_and_report_the_index(tmp_path):
         client.predict("How far?", [result], api_name="/ask")
         assert engine.histories[-1] == [result]
         status = client.predict(api_name="/status")
-        assert status["version"] == "" or status["version"] == "v-1"
-        assert status["embedding_model"] == settings.embed_model and status["llm"] == settings.model
+        assert status == {"documents": 1, "chunks": 3, "built_at": "2026-11-22T00:12:05+0000", "version": "v-1",
+                          "embedding_model": "all-MiniLM-L6-v2", "llm": settings.model,
+                          "seeds_dir": str(settings.seeds_dir), "skipped": 1}
     finally:
         demo.close()
 
@@ -488,12 +496,15 @@ def test_login_is_required_when_auth_is_set(tmp_path):
     _, demo, url = serve_fake(tmp_path, ScriptedEngine(final), auth="ann:s3cret")
     try:
         with httpx.Client(timeout=10) as http:
-            r = http.get(url + "/config")
-            assert r.status_code in (401, 403) or "login" in r.text.lower()
-            page = http.get(url + "/")
-            assert "Ask your documents" not in page.text or "login" in page.text.lower()
+            assert http.get(url + "/config").status_code == 401
+            assert "Ask your documents" not in http.get(url + "/").text
             bad = http.post(url + "/login", data={"username": "ann", "password": "wrong"})
-            assert bad.status_code >= 400
+            assert bad.status_code == 400 and "Incorrect credentials" in bad.text
+            assert http.get(url + "/config").status_code == 401
+            good = http.post(url + "/login", data={"username": "ann", "password": "s3cret"})
+            assert good.status_code == 200 and good.json() == {"success": True}
+            config = http.get(url + "/config")
+            assert config.status_code == 200 and "Ask your documents" in config.text
         with pytest.raises(Exception):
             Client(url + "/", verbose=False)
         client = Client(url + "/", auth=("ann", "s3cret"), verbose=False)

@@ -482,6 +482,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: s
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     credentials = parse_auth(auth)
+    max_upload = corpus.max_upload_bytes()
     if credentials is None and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without --auth: anyone who can reach this address can ask questions", host)
     demo = build_app(settings, engine=engine, queue_size=queue_size)
@@ -494,7 +495,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: s
         # Gradio serves only files it made (uploads, exports) from its own cache; never the index,
         # the models or the corpus, whatever a file URL says.
         allowed_paths=[], blocked_paths=[str(p.resolve()) for p in blocked_folders(settings)],
-        max_file_size=corpus.max_upload_bytes(),
+        max_file_size=max_upload,
     )
     return demo
 

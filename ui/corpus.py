@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.documents import UnreadableDocument, extract_text, scan
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 from rag.index import POINTER, current_version
 from rag.models import sha256_file
 
@@ -41,11 +41,14 @@ class Added:
 
 
 def max_upload_bytes() -> int:
-    raw = os.environ.get("RAG_MAX_UPLOAD_MB", "")
+    """The largest upload, from ``RAG_MAX_UPLOAD_MB`` (megabytes) or the default."""
+    raw = os.environ.get("RAG_MAX_UPLOAD_MB", "").strip()
     try:
         mb = float(raw) if raw else MAX_UPLOAD_MB
     except ValueError:
-        mb = MAX_UPLOAD_MB
+        mb = float("nan")
+    if not mb > 0 or mb == float("inf"):
+        raise ConfigError(f"RAG_MAX_UPLOAD_MB must be a positive number of megabytes, not {raw!r}")
     return int(mb * 1024 * 1024)
 
 
@@ -79,7 +82,7 @@ def check_upload(path: Path, original_name: str, max_bytes: int | None = None) -
     try:
         size = Path(path).stat().st_size
         if size > limit:
-            raise UploadRejected(f"{shown}: too large ({size / 1048576:.1f} MB; the limit is {limit / 1048576:g} MB)")
+            raise UploadRejected(f"{shown}: too large ({size / 1048576:.3g} MB; the limit is {limit / 1048576:.3g} MB)")
         data = Path(path).read_bytes()
     except OSError as exc:
         raise UploadRejected(f"{shown}: the upload cannot be read ({exc.strerror or exc})") from None
