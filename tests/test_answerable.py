@@ -164,3 +164,75 @@ def test_a_long_answer_sharing_no_word_with_the_question_does_not_answer_it():
     assert not unrelated(q, "Joss Whedon [1].")                          # a short answer may be only the fact
     assert not unrelated(q, "Joss Whedon was the film's director, working from his own script [1].")  # word root
 
+
+
+# --------------------------------------------------------------------------- other topics, other wording
+# Each rule above was first written from one evaluation row. These cases are written for the tests,
+# on topics of their own: where each rule must fire, and ordinary answerable questions where it must not.
+
+@pytest.mark.parametrize("question, context, missing", [
+    ("How tall is the Harbour Point lighthouse?", "The tower is 31 metres tall.", ["harbour", "point"]),
+    ("When did the Linden orchard open?", "The Ashby farm opened in 1950.", ["linden"]),
+    # must not fire: the name is there, in another form or in part
+    ("When did the Linden orchard open?", "Linden's orchard opened in 1950.", []),
+    ("What does Rosa's Bakery sell?", "Rosa's bakery on Mill Street sells rye bread.", []),
+    ("How many people live in Port Elm?", "Port Elm has 12,000 residents.", []),
+])
+def test_names_of_the_question_on_other_topics(question, context, missing):
+    assert missing_names(question, context) == missing
+
+
+@pytest.mark.parametrize("question, context, rare", [
+    ("What is the melting point of gallium?", "Tin melts at 232 degrees.", ["gallium"]),
+    ("Which enzyme breaks down lactose?", "Amylase breaks down starch.", ["enzyme", "lactose"]),
+    # must not fire: common words, or the rare word is there
+    ("What is the melting point of gallium?", "Gallium melts at 29.76 degrees.", []),
+    ("How many loaves does the bakery bake?", "The bakery bakes 240 loaves a day.", []),
+    ("Who built the bridge?", "The engineer Hilde Sørensen built it.", []),
+])
+def test_rare_question_words_on_other_topics(question, context, rare):
+    assert missing_rare_terms(question, context) == rare
+
+
+@pytest.mark.parametrize("question, context, fires", [
+    ("How many litres of milk does the dairy sell?", "The dairy sells cheese worth 3 million euros.", True),
+    ("How many sheep does the farm keep?", "The farm keeps 300 sheep.", False),
+    ("What did the mayor announce?", "The council building was repainted.", True),
+    ("What did the mayor announce?", "The mayor announced a new bus route.", False),
+    ("What happened in week 3?", "In week 2 the team rested.", True),
+    ("What happened in week 3?", "In week 3 the team reached the summit.", False),
+    ("What does the -> operator do in Rust?", "Rust's => arms match patterns.", True),
+    ("What does the -> operator do in Rust?", "In Rust, -> marks a function's return type.", False),
+    ("How does the lighthouse work?", "The lamp turns once every ten seconds.", False),   # asks for nothing in particular
+])
+def test_the_focus_of_a_question_on_other_topics(question, context, fires):
+    assert bool(missing_focus(question, context)) == fires
+
+
+@pytest.mark.parametrize("question, kind, good, bad", [
+    ("How long is the Ardent Bridge?", "number", "It is 1,340 metres long.", "It is long and white."),
+    ("When did the mill close?", "time", "It closed in March 1990.", "It closed after a fire."),
+    ("Who founded the bakery?", "name", "Rosa Alvarez founded it.", "A local family founded it."),
+    ("Which city hosts the festival?", "name", "The festival is held in Lisbon.", "The festival is held by the sea."),
+])
+def test_answer_kind_on_other_topics(question, kind, good, bad):
+    assert expected_kind(question) == kind
+    assert has_kind(good, kind, question) and not has_kind(bad, kind, question)
+
+
+@pytest.mark.parametrize("question, answer, fires", [
+    ("Why did the mill close?", "The mill closed [1].", True),
+    ("Why did the mill close?", "The mill closed after the river flooded it [1].", False),
+    ("Who runs the orchard?", "Dana Whitfield runs it [1].", False),
+])
+def test_an_answer_that_adds_nothing_on_other_topics(question, answer, fires):
+    assert adds_nothing(question, answer) is fires
+
+
+@pytest.mark.parametrize("question, answer, fires", [
+    ("Who painted the harbour mural?", "Tourists often photograph the old lighthouse at dawn [1].", True),
+    ("Who painted the harbour mural?", "Ines Moreau [1].", False),                  # a short answer
+    ("Who painted the harbour mural?", "Ines Moreau painted it in 2019 for the port [1].", False),
+])
+def test_an_unrelated_answer_on_other_topics(question, answer, fires):
+    assert unrelated(question, answer) is fires
