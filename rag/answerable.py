@@ -25,13 +25,17 @@ _NOT_NAMES = STOPWORDS | QUESTION_WORDS
 
 
 def question_name_runs(question: str) -> list[list[str]]:
-    """Runs of consecutive capitalised words of the question after its first word, folded:
+    """Runs of consecutive capitalised words of the question after the first word of each of its
+    sentences, folded:
     'Who won Best Actor at the 92nd Academy Awards Ceremony?' -> [['best', 'actor'],
     ['academy', 'awards', 'ceremony']]."""
     runs: list[list[str]] = []
     current: list[str] = []
-    for raw in question.replace("?", " ").split()[1:]:
-        tok = raw.strip(".,;:!\"'()[]“”‘’")
+    toks = question.replace("?", "? ").split()
+    for prev, raw in zip(toks, toks[1:]):
+        if prev.endswith(("?", "!")) or (prev.endswith(".") and len(prev.strip(".")) > 3):
+            continue       # a sentence's first word is capitalised anyway ('… NdPr? Please consider …')
+        tok = raw.strip(".,;:!?\"'()[]“”‘’")
         parts = [part for part in tok.replace("-", " ").replace("–", " ").split()
                  if part[:1].isupper() and len(part) > 1 and part.lower() not in _NOT_NAMES]
         if not parts:

@@ -74,7 +74,11 @@ def folded(text: str) -> str:
 WRONG_TODAY = {"s14": "the answer is 'China's expanded export controls this year [1].', without what they require"}
 # ... and one answered right alone but not always after the questions before it (the model's draft differs
 # with what llama.cpp has cached; its draft names no country, and the quoted passage is not always found).
-SOMETIMES_WRONG = {"s07": "abstained once in a full run of this file; answered (Australia, Malaysia) alone"}
+SOMETIMES_WRONG = {"s07": "abstained once in a full run of this file; answered (Australia, Malaysia) alone",
+                   # the claim check wants the relation stated: '(NYSE: MP)' does not say 'listed on a stock
+                   # exchange', so the model's 'MP Materials is listed on the NYSE: MP stock exchange' is dropped
+                   # and the product abstains (not strict: the draft may differ with what llama.cpp has cached)
+                   "s18": "abstains: the passage writes '(NYSE: MP)', not that MP Materials is listed on an exchange"}
 
 
 def public_case(q: dict):

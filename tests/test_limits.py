@@ -198,10 +198,7 @@ def test_top_k_50_end_to_end_stays_within_the_context(seeds_index):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("question, ok, expected, may_abstain", [
-    pytest.param("What floor price was set for NdPr? " + "Please consider every detail. " * 3400, "characters", "110",
-                 False, marks=pytest.mark.xfail(strict=True, reason=(
-                     "abstains today: the draft 'The floor price was set for NdPr in its deal with MP Materials "
-                     "(NYSE: MP).' is refused because 'the cited passages do not mention please'"))),
+    ("What floor price was set for NdPr? " + "Please consider every detail. " * 3400, "characters", "110", False),
     # Asked in Chinese (in which city was the US-Japan critical minerals framework signed?): the model
     # may answer in Chinese, which no English passage verifies; then it abstains, never half-answers.
     ("美日关键矿产框架协议是在哪个城市签署的？", None, "Tokyo", True),
