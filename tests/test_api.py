@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import rag
+import rag.decide
 import rag.pipeline
 from rag.documents import read_text
 
@@ -96,12 +97,12 @@ def test_an_answer_citing_a_much_weaker_passage_than_the_best_is_not_used(model,
     model.reply = echo_passage(2)          # true to passage [2], which is about the town, not the keeper
     sources, *_, a = list(rag.stream_answer(KEEPER_Q, **where))
     best, weak = sources.citations[0], sources.citations[1]
-    assert weak.source == "town.txt" and best.score - weak.score > rag.pipeline.WEAK_CITATION_GAP
+    assert weak.source == "town.txt" and best.score - weak.score > rag.decide.WEAK_CITATION_GAP
     assert "choir" not in a.answer and "counts ships" in a.answer
     assert ("the model's answer was not used: it cites a passage much less related to the question than "
             "the best one") in a.warnings
     # the same answer, with the gap check out of the way, would have been used: it is the check that refused it
-    monkeypatch.setattr(rag.pipeline, "WEAK_CITATION_GAP", 10.0)
+    monkeypatch.setattr(rag.decide, "WEAK_CITATION_GAP", 10.0)
     monkeypatch.setattr(rag.pipeline, "_engines", {})
     assert "choir" in rag.answer(KEEPER_Q, **where).answer
 

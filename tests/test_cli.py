@@ -144,7 +144,7 @@ def printed(answer: dict) -> str:
     if answer["citations"]:
         out += "\n" + ("Closest passages (none answers the question):" if answer["abstained"] else "Sources:") + "\n"
     for c in answer["citations"]:
-        page = f", page {c['page']}" if c.get("page") else ""
+        page = f", {c['location']}" if c.get("location") else f", page {c['page']}" if c.get("page") else ""
         also = f" (also in {', '.join(x['source'] for x in c['also'])})" if c.get("also") else ""
         out += f"[{c['n']}] {c['source']}{page} [{c['start']}:{c['end']}]{also}\n    “{c['quote']}”\n"
     return out
