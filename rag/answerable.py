@@ -176,6 +176,9 @@ def countries_in(text: str) -> set[str]:
     return found
 
 
+_A_YEAR = re.compile(r"(1[5-9]|20)\d\d")
+
+
 def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     """Does ``text`` state a fact of that kind (a number; a date or time; a name) that the question
     does not already contain?"""
@@ -185,8 +188,9 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     asked = set(words(question))
     new_words = [w for w in words(plain) if w not in asked]
     has_number = any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS for w in new_words)
-    if kind == "number":
-        return has_number
+    if kind == "number":     # an amount, not a year ('How long is the bridge?' is not answered by '1971')
+        return any((any(ch.isdigit() for ch in w) and not _A_YEAR.fullmatch(w)) or w in _NUMBER_WORDS
+                   for w in new_words)
     if kind == "time":
         return has_number or any(w in _MONTHS for w in new_words)
     if kind == "colour":

@@ -366,17 +366,25 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
     and number the question names (a pronoun may stand for a name of the sentence before) and
     states a fact of the kind asked for (a number, a date, a name); None when no statement does.
     A passage is quoted as an answer only through such a statement."""
-    from .answerable import expected_kind, has_kind
+    from .answerable import expected_kind, has_kind, missing_focus
 
     kind = expected_kind(question)
     runs = [" ".join(run).replace(".", "") for run in question_name_runs("x " + question)]
     asked = numbers(question)
     at = context.find(passage)
     earlier = context[:at] if at >= 0 else ""
+    lower = lowercase_words(context, passage, question)
+    q_words = set(words(question.replace(".", "")))
     for group in statements(passage, earlier):
         st = group[-1]                       # the whole sentence; what the question names may be named above it
         upto = f"{earlier} {passage[:passage.find(st.sentence)]} {st.text}"
-        if all(_present(run, upto) for run in runs) and asked <= numbers(upto) \
-                and has_kind(st.text, kind, question):
-            return st
+        if not (all(_present(run, upto) for run in runs) and asked <= numbers(upto)
+                and has_kind(st.text, kind, question) and not missing_focus(question, st.scope)):
+            continue
+        # a name of the question the sentence itself does not hold may not stand where it names another party
+        first = next((run for _, run in _name_runs(st.text, lower)), "")
+        if any(not _present(run, st.text, lower) for run in runs) and first \
+                and not all(mentioned(w, q_words) for w in first.split()):
+            continue
+        return st
     return None
