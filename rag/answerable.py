@@ -176,7 +176,7 @@ def countries_in(text: str) -> set[str]:
     return found
 
 
-_A_YEAR = re.compile(r"(1[5-9]|20)\d\d")
+A_YEAR = re.compile(r"(1[5-9]|20)\d\d")       # a number that is a year (fullmatch)
 
 
 def has_kind(text: str, kind: str | None, question: str = "") -> bool:
@@ -189,7 +189,7 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     new_words = [w for w in words(plain) if w not in asked]
     has_number = any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS for w in new_words)
     if kind == "number":     # an amount, not a year ('How long is the bridge?' is not answered by '1971')
-        return any((any(ch.isdigit() for ch in w) and not _A_YEAR.fullmatch(w)) or w in _NUMBER_WORDS
+        return any((any(ch.isdigit() for ch in w) and not A_YEAR.fullmatch(w)) or w in _NUMBER_WORDS
                    for w in new_words)
     if kind == "time":
         return has_number or any(w in _MONTHS for w in new_words)

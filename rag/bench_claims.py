@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .chunk import split_sentences
-from .claim import _NUMBER_SPAN, _name_spans, alternatives, lowercase_words
+from .claim import NUMBER_SPAN, name_spans, alternatives, lowercase_words
 from .documents import read_text
 from .text import fold
 from .verify import support
@@ -64,23 +64,23 @@ def _cases(rid: str, question: str, passage: str, sentence: str, answer: str) ->
     written = sentence[at:at + len(answer)] if at >= 0 and fold(sentence[at:at + len(answer)]) == fold(answer) else answer
     out = [Case(f"{rid}-true", question, passage, sentence, True, "true")]
     lower = lowercase_words(passage, question)
-    if _NUMBER_SPAN.fullmatch(written.strip()):
-        others = [m.group(0) for m in _NUMBER_SPAN.finditer(passage) if m.group(0) != written]
+    if NUMBER_SPAN.fullmatch(written.strip()):
+        others = [m.group(0) for m in NUMBER_SPAN.finditer(passage) if m.group(0) != written]
     else:
-        others = [t for t, _ in _name_spans(passage, lower)
+        others = [t for t, _ in name_spans(passage, lower)
                   if _party(t) and fold(t) != fold(written) and fold(t) not in fold(written)]
     others = [o for o in others if fold(o) not in fold(sentence)]
     if others:
         out.append(Case(f"{rid}-moved", question, passage, sentence.replace(written, others[0], 1), False, "moved"))
-    names = [t for t, _ in _name_spans(sentence, lower) if _party(t)]
+    names = [t for t, _ in name_spans(sentence, lower) if _party(t)]
     between = sentence[sentence.find(names[0]) + len(names[0]):sentence.find(names[1])].split() if len(names) >= 2 else []
     if len(names) >= 2 and fold(names[0]) != fold(names[1]) and 1 <= len(between) <= 4 \
             and all(w[:1].islower() for w in between):      # two parties joined by a few words: 'A bought B'
         a, b = names[0], names[1]
         swapped = re.sub(re.escape(a) + "|" + re.escape(b), lambda m: b if m.group(0) == a else a, sentence, count=2)
         out.append(Case(f"{rid}-reversed", question, passage, swapped, False, "reversed"))
-    asked = [t for t, _ in _name_spans(question, lowercase_words(question)) if t in sentence and t != written]
-    outside = [t for t, _ in _name_spans(passage, lower) if t not in sentence and _party(t)]
+    asked = [t for t, _ in name_spans(question, lowercase_words(question)) if t in sentence and t != written]
+    outside = [t for t, _ in name_spans(passage, lower) if t not in sentence and _party(t)]
     if asked and outside:
         out.append(Case(f"{rid}-other", question, passage, sentence.replace(asked[0], outside[0], 1), False,
                         "other_entity"))

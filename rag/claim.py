@@ -2,16 +2,21 @@
 
 A claim's facts (the numbers and names it adds to the question) and the relation between them must
 be stated together in one place of the passage: one clause or sentence, or a sentence and the one it
-refers back to ("She had run the water board" after "Dana Whitfield became mayor"). Three general
-checks, each giving a reason when it fails:
+refers back to ("She had run the water board" after "Dana Whitfield became mayor"). ``find`` looks
+for that statement; each check gives a reason when it fails:
 
-- ``stated_together``: one such statement holds every new fact of the claim and most of its words
-  (the relation), not facts gathered from different sentences.
-- ``same_party``: a name the claim repeats from the question that is missing from that statement
-  may come from the passage's topic only when the statement names no other party ("Acme bought
-  Gamma for $5 million" does not say what Beta paid).
+- ``_states``: the statement holds every new fact of the claim and most of its other words (the
+  relation), not facts gathered from different sentences, and no verb it says the opposite of
+  ("fell" for "rose").
+- ``same_party``: a name the claim borrows (from the sentence before, or the question's topic) may
+  not stand where the statement names another party ("Acme bought Gamma for $5 million" does not
+  say what Beta paid), and must be named before the statement.
 - ``same_direction``: two names the claim and the statement both hold, joined by the same verb,
   stand in the same order ("B invests in A" is not "A invests in B").
+- ``said_to_lose``: a name the passage says was defeated, and never says won, did not win.
+
+``answering_statement`` is the same idea for a passage quoted as an answer: one of its sentences
+must answer the question on its own.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ import re
 from dataclasses import dataclass
 
 from .chunk import split_sentences
-from .answerable import other_qualifier, question_name_runs
+from .answerable import (A_YEAR, expected_kind, has_kind, missing_focus, other_qualifier,
+                         question_name_runs)
 from .dates import MONTHS
 from .text import STOPWORDS, content_words, fold, mentioned, numbers, stem, words
 
@@ -171,19 +177,16 @@ def facts(claim: str, question: str, passage: str) -> Facts:
     return Facts(claim, new, asked, [r for r in runs if r], claim_names)
 
 
-def _same_word(fact: str, scope_words: set[str]) -> bool:
+def same_word(fact: str, scope_words: set[str]) -> bool:
+    """Is ``fact`` (a folded word) among ``scope_words``, as ``text.mentioned`` reads it, or the same
+    month under another spelling ('Nov' and 'November')?"""
     month = MONTHS.get(fact)
     return mentioned(fact, scope_words) or (month is not None and any(MONTHS.get(w) == month for w in scope_words))
 
 
-def check(claim: str, passage: str, question: str = "", context: str = "") -> str:
-    """'' when one statement of ``passage`` states ``claim``; otherwise why not. ``context`` is the
-    text around the passage (its chunk), where the topic a question names may be."""
-    return find(claim, passage, question, context)[0]
-
-
 def find(claim: str, passage: str, question: str = "", context: str = "") -> tuple[str, Statement | None]:
-    """('', the statement that states ``claim``) or (why none does, None)."""
+    """('', the statement of ``passage`` that states ``claim``) or (why none does, None). ``context``
+    is the text around the passage (its chunk), where the topic a question names may be."""
     f = facts(claim, question, passage)
     if not f.new:
         return "", None
@@ -217,33 +220,33 @@ def alternatives(claim: str, statement: Statement, question: str) -> tuple[str, 
     lower = lowercase_words(statement.sentence, claim, question)
     q_words = set(words(question.replace(".", "")))
     q_numbers = numbers(question)
-    for m in _NUMBER_SPAN.finditer(claim):
+    for m in NUMBER_SPAN.finditer(claim):
         if numbers(m.group(0)) - q_numbers:
-            others = [n.group(0) for n in _NUMBER_SPAN.finditer(statement.text)
+            others = [n.group(0) for n in NUMBER_SPAN.finditer(statement.text)
                       if not numbers(n.group(0)) & numbers(claim) and not numbers(n.group(0)) & q_numbers
                       and _number_kind(n.group(0)) == _number_kind(m.group(0))]
             return m.group(0), list(dict.fromkeys(others))
-    spans = _name_spans(claim, lower)
+    spans = name_spans(claim, lower)
     new = [(text, folded) for text, folded in spans if not all(mentioned(w, q_words) for w in folded.split())]
     if not new:
         return "", []
     claim_words = set(words(claim.replace(".", "")))
-    others = [text for text, folded in _name_spans(statement.text, lower)
+    others = [text for text, folded in name_spans(statement.text, lower)
               if not any(mentioned(w, claim_words) or mentioned(w, q_words) for w in folded.split())]
     return new[0][0], list(dict.fromkeys(others))
 
 
-_NUMBER_SPAN = re.compile(r"[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")
+NUMBER_SPAN = re.compile(r"[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")
 
 
 def _number_kind(span: str) -> tuple:
     """What a written number measures, roughly: money, a share, a year, a scale word, a plain number."""
     digits = span.lstrip("$£€")
-    return (span[:1] in "$£€", "%" in span or "per" in span, bool(re.fullmatch(r"(1[5-9]|20)\d\d", digits)),
+    return (span[:1] in "$£€", "%" in span or "per" in span, bool(A_YEAR.fullmatch(digits)),
             any(w in span for w in ("million", "billion", "thousand")))
 
 
-def _name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
+def name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
     """(as written, folded) for each run of capitalised words of ``text``."""
     toks = list(_TOKEN.finditer(text))
     out = []
@@ -264,18 +267,16 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
             if x not in own_numbers:      # a number is stated by the statement itself, never borrowed
                 return None
         elif x in f.names:                # a name may be what a pronoun of the statement stands for
-            if not _same_word(x, scope_words):
+            if not same_word(x, scope_words):
                 return None
-        elif not (_same_word(x, own_words) or x in own_stems):
+        elif not (same_word(x, own_words) or x in own_stems):
             return None
     said = relation_words(f"{st.scope} {st.sentence}")
     flipped = sorted(w for w in relation if w not in said and _OPPOSITE.get(w) in said)
     if flipped:
         return f"the passage says “{_OPPOSITE[flipped[0]]}”, not “{flipped[0]}”"
-
     # One word of relation ('won') is too little to judge by; the facts and the party decide then.
-    if len(relation) >= 2 and len(relation & relation_words(f"{st.scope} {st.sentence}")) / len(relation) \
-            < MIN_STATEMENT_OVERLAP:
+    if len(relation) >= 2 and len(relation & said) / len(relation) < MIN_STATEMENT_OVERLAP:
         return "the sentence that holds its facts does not state its relation"
     return same_party(f, st, own_numbers, q_words, earlier, lower)
 
@@ -289,7 +290,7 @@ def _present(run: str, text: str, lower: set[str] | None = None) -> bool:
         written = name_words(text, lower)
     else:   # in other words: by a word other than the name's head ('the bridge' may be another bridge)
         written, parts = all_words, parts[:-1] or parts
-    return any(_same_word(n, written) for n in parts) and not other_qualifier(run.split(), all_words, text)
+    return any(same_word(n, written) for n in parts) and not other_qualifier(run.split(), all_words, text)
 
 
 def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str], earlier: str,
@@ -366,8 +367,6 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
     and number the question names (a pronoun may stand for a name of the sentence before) and
     states a fact of the kind asked for (a number, a date, a name); None when no statement does.
     A passage is quoted as an answer only through such a statement."""
-    from .answerable import expected_kind, has_kind, missing_focus
-
     kind = expected_kind(question)
     runs = [" ".join(run).replace(".", "") for run in question_name_runs("x " + question)]
     asked = numbers(question)

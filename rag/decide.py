@@ -51,19 +51,24 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
     if verdict.supported:
         cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
         text = " ".join(s.text for s in verdict.sentences)
-        checks: list[Callable[[], str]] = [
-            lambda: on_topic(question, cited, passages),
-            lambda: adds_a_fact(question, text),
-            lambda: cites_strong(question, text, kind, cited, passages),
-            lambda: states_kind(question, text, kind),
-            lambda: fills_the_gap(question, verdict, generator),
+        checks: list[tuple[Callable[..., str], tuple]] = [
+            (on_topic, (question, cited, passages)),
+            (adds_a_fact, (question, text)),
+            (cites_strong, (question, text, kind, cited, passages)),
+            (states_kind, (question, text, kind)),
+            (fills_the_gap, (question, verdict, generator)),
         ]
-        problem = next((p for p in (check() for check in checks) if p), "")
+        failed, problem = None, ""
+        for check, args in checks:      # the first check that fails gives the reason
+            problem = check(*args)
+            if problem:
+                failed = check
+                break
         if not problem:
             d.kind = "answer"
             return d
         d.notes.append(f"the model's answer was not used: {problem}")
-        if problem.startswith("it states no"):
+        if failed is states_kind:
             # The model found a passage that backs its sentence but took the wrong part of it.
             quotable = [p for p in cited if answerable.has_kind(p.text, kind, question)]
     if verdict.refused and not quotable:

@@ -189,7 +189,6 @@ class LlamaCppGenerator:
                 completion.close()
             self._lock.release()
 
-
     def continuation_logprobs(self, prompt: str, continuations: Sequence[str]) -> list[float]:
         """The log-probability the model gives each of ``continuations`` right after ``prompt`` (the
         sum over its tokens). The prompt is read once, its common prefix with the last prompt kept

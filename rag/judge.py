@@ -14,6 +14,7 @@ from . import prompt as prompts
 from .evidence import Passage
 from .index import Location
 
+
 @dataclass
 class Fill:
     fact: str                    # the claim's fact, as it writes it

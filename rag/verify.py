@@ -2,8 +2,9 @@
 
 A sentence is *supported* by a passage when every number and name it states appears in the
 passage, enough of its content words do, and one statement of the passage states it (``claim``:
-its facts and their relation together in one sentence, said of the same party, the same way round). A sentence citing a passage that does not support it
-is re-cited to one that does, or dropped. Links and images that are not verbatim in a cited
+its facts and their relation together in one sentence, said of the same party, the same way
+round). A sentence citing a passage that does not support it is re-cited to one that does, or
+dropped. Links and images that are not verbatim in a cited
 passage are removed.
 """
 from __future__ import annotations
@@ -12,11 +13,10 @@ import re
 from dataclasses import dataclass, field
 
 from .chunk import split_sentences
-from .claim import Statement, find as find_statement
+from .claim import Statement, find as find_statement, same_word
 from .evidence import Passage
 from .prompt import NOT_FOUND
-from .dates import MONTHS
-from .text import citation_markers, content_words, fold, mentioned, names, numbers, shares_root, strip_markers, words
+from .text import citation_markers, content_words, fold, names, numbers, shares_root, strip_markers, words
 
 MIN_WORD_OVERLAP = 0.5
 
@@ -71,9 +71,8 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     # (answerable.missing_names).
     missing = [n for n in sorted(numbers(claim)) if n not in passage_numbers]
     asked = {fold(w.replace(".", "")).removesuffix("'s") for w in words(question)}
-    months = {MONTHS[w] for w in passage_words if w in MONTHS}
-    missing += [n for n in sorted(names(claim)) if not mentioned(n, passage_words)
-                and n.replace(".", "") not in asked and MONTHS.get(n) not in months]
+    missing += [n for n in sorted(names(claim))
+                if not same_word(n, passage_words) and n.replace(".", "") not in asked]
     # 'the men's singles' is not backed by a quote about the women's singles, even though the
     # question supplied the words.
     claim_words = {w.removesuffix("'s") for w in words(claim)}

@@ -43,9 +43,13 @@ def engine(tmp_path_factory) -> tuple[Engine, Path]:
     return Engine(Settings.from_env(seeds_dir=seeds, index_dir=root / "index")), seeds
 
 
-def verbatim(answer, seeds: Path) -> None:
-    for c in answer.citations:
+def ask(engine, question: str):
+    """The engine's answer to ``question``, its citations checked verbatim against the corpus."""
+    eng, seeds = engine
+    a = eng.answer(question)
+    for c in a.citations:
         assert read_text(seeds / c.source)[c.start:c.end] == c.quote
+    return a
 
 
 @pytest.mark.parametrize("question, fact", [
@@ -55,10 +59,8 @@ def verbatim(answer, seeds: Path) -> None:
     ("When did the Lowgate Bridge open?", "1971"),
 ])
 def test_questions_the_documents_answer(engine, question, fact):
-    eng, seeds = engine
-    a = eng.answer(question)
+    a = ask(engine, question)
     assert not a.abstained and fact in a.answer, a.to_dict()
-    verbatim(a, seeds)
 
 
 @pytest.mark.parametrize("question, other_partys_fact", [
@@ -69,9 +71,7 @@ def test_questions_the_documents_answer(engine, question, fact):
     ("When did Delta Foods sign its deal with Acme?", "2021"),
 ])
 def test_questions_the_documents_almost_answer_get_no_borrowed_fact(engine, question, other_partys_fact):
-    eng, seeds = engine
-    a = eng.answer(question)
+    a = ask(engine, question)
     # Abstaining is right. Stating the other party's fact as this one's is not, in the model's words or
     # as a quoted passage presented as the answer.
     assert a.abstained or other_partys_fact not in a.answer, a.to_dict()
-    verbatim(a, seeds)
