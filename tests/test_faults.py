@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import rag.index as index_mod
+import rag.index_versions
 import rag.store as store_mod
 from rag import cli, models
 from rag.config import REPO_ROOT, Settings
@@ -289,7 +290,7 @@ def test_other_write_errors_are_one_line_too(settings, monkeypatch):
     def denied(path, data):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
-    monkeypatch.setattr(index_mod, "_write_durable", denied)
+    monkeypatch.setattr(rag.index_versions, "_write_durable", denied)
     with pytest.raises(IndexWriteError) as err:
         build_index(settings, embedder=FakeEmbedder())
     assert "Permission denied" in one_line(err.value)

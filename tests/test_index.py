@@ -7,7 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-import rag.index
+import rag.index_build
+import rag.index_plan
 from rag.chunk import Chunker, chunk_id
 from rag.documents import UnreadableDocument, read_document, scan
 from rag.errors import CorpusError, IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
@@ -370,7 +371,7 @@ def test_a_second_concurrent_build_is_refused(builder, index_dir):
 def test_old_versions_are_collected_and_the_newest_old_one_kept(built, corpus, index_dir, monkeypatch):
     # Several rebuilds within one second: the version names then share their time stamp.
     real = time.strftime
-    monkeypatch.setattr(rag.index.time, "strftime", lambda fmt, *_: real(fmt, time.localtime(2_000_000_000)))
+    monkeypatch.setattr(rag.index_build.time, "strftime", lambda fmt, *_: real(fmt, time.localtime(2_000_000_000)))
     (index_dir / "v-leftover.tmp").mkdir()
     live = current_version(index_dir)
     for i in range(6):
@@ -381,7 +382,7 @@ def test_old_versions_are_collected_and_the_newest_old_one_kept(built, corpus, i
 
 
 def test_a_changed_document_reader_rereads_its_files_but_reuses_unchanged_vectors(built, corpus, monkeypatch):
-    monkeypatch.setattr(rag.index, "reader_version",
+    monkeypatch.setattr(rag.index_plan, "reader_version",
                         lambda path: "text-2" if str(path).endswith(".md") else "text-1")
     report = built.build()
     assert report.changed == ["lighthouse.md"]

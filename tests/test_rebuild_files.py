@@ -410,9 +410,9 @@ def test_a_pdf_page_that_takes_too_long_is_stopped(tmp_path, monkeypatch):
 
 
 def test_near_duplicates_over_budget_are_not_checked_and_it_says_so(tmp_path, monkeypatch):
-    import rag.index
+    import rag.index_duplicates
 
-    monkeypatch.setattr(rag.index, "NEAR_DUPLICATE_BUDGET", 10)
+    monkeypatch.setattr(rag.index_duplicates, "NEAR_DUPLICATE_BUDGET", 10)
     seeds = write_corpus(tmp_path / "seeds", {"a.md": STORY_A, "b.txt": STORY_B})
     builder = make_builder(seeds, tmp_path / "index", max_tokens=30, overlap=0)
     report = builder.build()

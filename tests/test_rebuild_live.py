@@ -176,7 +176,7 @@ def test_add_edit_rename_delete_embed_exactly_the_new_text(tmp_path):
 def test_a_version_removed_while_it_is_loaded_gives_way_to_the_live_one(tmp_path, monkeypatch):
     import shutil
 
-    import rag.index
+    import rag.index_format
 
     seeds = write_corpus(tmp_path / "seeds")
     builder = make_builder(seeds, tmp_path / "index")
@@ -184,7 +184,7 @@ def test_a_version_removed_while_it_is_loaded_gives_way_to_the_live_one(tmp_path
     (seeds / "tides.txt").write_text("The spring tide rose four metres on Monday.\n")
     second = builder.build().version
     shutil.rmtree(builder.index_dir / first)      # a later rebuild collected it meanwhile
-    real = rag.index.current_version
+    real = rag.index_format.current_version
     answers = iter([first])
-    monkeypatch.setattr(rag.index, "current_version", lambda d: next(answers, None) or real(d))
+    monkeypatch.setattr(rag.index_format, "current_version", lambda d: next(answers, None) or real(d))
     assert load(builder.index_dir).version == second
