@@ -54,6 +54,8 @@ SECTIONS = {
     "retrieval": "Retrieval at scale",
     "chat": "The chat process",
     "api": "The HTTP API (rag serve)",
+    "cold": "Cold start: a new process answering one question",
+    "builds": "llama.cpp builds side by side",
 }
 
 
@@ -78,13 +80,15 @@ class Plan:
     chat_answers: int = 2
     format_docs: int = 20                  # documents of each kind read (formats)
     ocr_pages: int = 5                     # scanned pages read by OCR (formats)
+    cold_runs: int = 3                     # `rag ask` runs from the shell (cold start)
+    build_rounds: int = 1                  # passes over the questions per llama.cpp build
 
     @classmethod
     def make(cls, quick: bool, index_chunks: int | None = None, vector_sizes=None, rounds: int | None = None) -> "Plan":
         plan = cls(quick=True, rounds=1, max_questions=2, embed_chunks=8, embed_rounds=1, index_chunks=60,
                    vector_sizes=(1_000, 4_000), queries=20, exact_max=2_000, tune_batches=(512,),
                    tune_prompt_tokens=64, tune_reps=1, gen_tokens=8, max_answer_tokens=32,
-                   chat_answers=1, format_docs=2, ocr_pages=1) if quick else cls()
+                   chat_answers=1, format_docs=2, ocr_pages=1, cold_runs=1) if quick else cls()
         if index_chunks is not None:
             plan.index_chunks = index_chunks
         if vector_sizes:
@@ -359,9 +363,11 @@ def bench_answers(settings: Settings, plan: Plan, questions: list[Question], ind
     warm_s = time.monotonic() - t
     qs = questions[: plan.max_questions] if plan.max_questions else questions
     engine.answer(qs[0].text)                       # one untimed answer: everything is warm
-    _, model_path = models.resolve(s.model, s.models_dir)
+    inner = recorder.inner          # the same model file and context settings as the pipeline's
+    model_path = getattr(inner, "model_path", None) or models.resolve(s.model, s.models_dir)[1]
     direct = Llama(model_path=str(model_path), n_ctx=s.n_ctx, n_threads=s.threads, n_threads_batch=s.threads,
-                   n_batch=recorder.inner.n_batch if hasattr(recorder.inner, "n_batch") else 512, verbose=False)
+                   n_batch=getattr(inner, "n_batch", 512), flash_attn=getattr(inner, "flash_attn", False),
+                   verbose=False)
     _direct_completion(direct, recorder.last_prompt, 1)
     rows, prompts = [], []
     for r in range(plan.rounds):
@@ -417,13 +423,17 @@ def bench_llama_tuning(settings: Settings, plan: Plan, prompt: str, res: dict) -
 
     from . import models
 
-    _, model_path = models.resolve(settings.model, settings.models_dir)
+    from .pipeline import shared_generator
+
+    gen = shared_generator(settings)
+    model_path = getattr(gen, "model_path", None) or models.resolve(settings.model, settings.models_dir)[1]
+    flash_attn = getattr(gen, "flash_attn", False)
     rows = []
     tokens = None
     for threads in plan.tune_threads:
         for n_batch in plan.tune_batches:
             llm = Llama(model_path=str(model_path), n_ctx=settings.n_ctx, n_threads=threads, n_threads_batch=threads,
-                        n_batch=n_batch, verbose=False)
+                        n_batch=n_batch, flash_attn=flash_attn, verbose=False)
             if tokens is None:
                 tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
                 if plan.tune_prompt_tokens:
@@ -982,6 +992,11 @@ def write_report(res: dict, out: Path) -> Path:
     from .bench_api import report_lines
 
     section("api", report_lines(res["api"], _fmt, _table) if res.get("api") else [])
+    from .bench_speed import builds_report_lines, report_lines as cold_lines
+
+    section("cold", cold_lines(res["cold"]) if res.get("cold") else [])
+    if res.get("builds") or "builds" in res.get("errors", {}):
+        section("builds", builds_report_lines(res["builds"]) if res.get("builds") else [])
     path = out / "BENCHMARKS.md"
     path.write_text("\n".join(str(x) for x in L).rstrip() + "\n", encoding="utf-8")
     return path
@@ -1070,7 +1085,8 @@ def write_chart(res: dict, out: Path) -> Path:
 
 def run_bench(settings: Settings, *, quick: bool = False, out: str | Path = "bench-out",
               questions: str | Path | None = None, index_chunks: int | None = None,
-              vector_sizes=None, rounds: int | None = None, command: str | None = None) -> int:
+              vector_sizes=None, rounds: int | None = None, command: str | None = None,
+              llama_builds: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     plan = Plan.make(quick, index_chunks, vector_sizes, rounds)
@@ -1112,6 +1128,15 @@ def run_bench(settings: Settings, *, quick: bool = False, out: str | Path = "ben
 
         step("embeddings", bench_embeddings, settings, plan, qs, work, res)
         step("stages", bench_answers, settings, plan, qs, answer_index, res)
+        from .bench_speed import bench_builds, bench_cold_start
+
+        step("cold", lambda: bench_cold_start(settings, answer_index, qs[0].text, res, runs=plan.cold_runs))
+        builds = [str(Path(p).expanduser()) for p in (llama_builds or [])]
+        if builds:
+            asked = qs[: plan.max_questions] if plan.max_questions else qs
+            step("builds", lambda: bench_builds(settings, builds, answer_index, asked, res,
+                                                max_answer_tokens=plan.max_answer_tokens or settings.max_answer_tokens,
+                                                rounds=plan.build_rounds, found=_found))
         prompt = max(prompts, key=len) if prompts else "Summarise the documents. " * 60
         step("llama_tuning", bench_llama_tuning, settings, plan, prompt, res)
         step("chat", bench_chat, settings, plan, qs, answer_index, res)

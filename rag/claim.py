@@ -205,7 +205,8 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             if why is None:
                 continue
             if not why:
-                why = same_direction(claim, st.text) or said_to_lose(f, relation, f"{context} {passage}")
+                why = same_direction(claim, st.text) or said_to_lose(f, relation, f"{context} {passage}") \
+                    or in_the_asked_part(claim, st, question)
                 if not why:
                     return "", st
             reason = why
@@ -234,6 +235,38 @@ def alternatives(claim: str, statement: Statement, question: str) -> tuple[str, 
     others = [text for text, folded in name_spans(statement.text, lower)
               if not any(mentioned(w, claim_words) or mentioned(w, q_words) for w in folded.split())]
     return new[0][0], list(dict.fromkeys(others))
+
+
+# The stretches of a statement between commas, semicolons, colons, brackets and dashes.
+_PART_BREAK = re.compile(r"[,;:()\[\]\u2013\u2014]|\s-\s")
+
+
+def in_the_asked_part(claim: str, st: Statement, question: str) -> str:
+    """'' unless the stretch of the statement that says what the question asks (between commas or
+    brackets, holding most of the question's words) gives another fact of the claimed kind, and the
+    claimed one stands only in stretches that say nothing the question asks: "Takaichi is Japan's
+    first female leader, rising to power after the assassination of Shinzo Abe" does not say Shinzo
+    Abe is Japan's first female leader ("…a parser, written by Mei Chen" still says who wrote it)."""
+    fact, others = alternatives(claim, st, question)
+    asked = relation_words(question)
+    if not fact or not others or len(asked) < 2:
+        return ""
+    parts = [p for p in _PART_BREAK.split(st.text) if p.strip()]
+    held = [len(asked & relation_words(p)) for p in parts]
+    best = max(held)
+    if len(parts) < 2 or best * 2 < len(asked) or held.count(best) > 1:
+        return ""                                   # no one stretch clearly says what is asked
+    part = parts[held.index(best)]
+    if any(n for p, n in zip(parts, held) if _written_in(fact, p)):
+        return ""
+    rival = max((o for o in others if _written_in(o, part)), key=len, default=None)
+    return f"the passage says this of {rival}, not of {fact}" if rival else ""
+
+
+def _written_in(fact: str, text: str) -> bool:
+    if NUMBER_SPAN.fullmatch(fact.strip()):
+        return bool(numbers(fact) & numbers(text))
+    return fold(fact) in fold(text)
 
 
 NUMBER_SPAN = re.compile(r"[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")

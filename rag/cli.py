@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--vector-sizes", metavar="N,N,…", help="vector counts for retrieval at scale "
                                                           "(default 10000,100000,1000000)")
     p.add_argument("--rounds", type=int, metavar="N", help="passes over the questions for answer timings (default 3)")
+    p.add_argument("--llama-build", action="append", metavar="PYTHON",
+                   help="also answer with the llama-cpp-python build of this Python environment (for example "
+                        "an AVX2-only build in another venv: .venv-avx2/bin/python) and report the builds side by "
+                        "side (repeat for several; or $RAG_BENCH_LLAMA_BUILDS, separated by ':')")
 
     p = sub.add_parser("models", help="list or fetch the known models")
     p.add_argument("action", choices=["list", "fetch"])
@@ -275,7 +279,8 @@ def cmd_bench(args) -> int:
             raise ConfigError(f"--vector-sizes takes whole numbers separated by commas, not {args.vector_sizes!r}") from None
     command = "rag " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
     return run_bench(_settings(args), quick=args.quick, out=args.out, questions=args.questions,
-                     index_chunks=args.index_chunks, vector_sizes=sizes, rounds=args.rounds, command=command)
+                     index_chunks=args.index_chunks, vector_sizes=sizes, rounds=args.rounds, command=command,
+                     llama_builds=args.llama_build or [p for p in os.environ.get("RAG_BENCH_LLAMA_BUILDS", "").split(":") if p])
 
 
 def cmd_claims(args) -> int:
@@ -314,7 +319,13 @@ def cmd_models(args) -> int:
             state = "present" if path.is_file() else "not fetched"
             print(f"{spec.name:22} {spec.description} — {state}")
         return 0
-    models.fetch(args.name, settings.models_dir)
+    path = models.fetch(args.name, settings.models_dir)
+    from . import convert
+
+    spec = models.known_spec(args.name)
+    made = convert.for_this_cpu(path, spec.sha256, settings.model_variant, log=print)
+    if made != path:
+        print(f"{spec.name}: this CPU runs the {made.name.rsplit('.', 2)[-2].upper()} copy {made}")
     return 0
 
 

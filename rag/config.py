@@ -15,6 +15,7 @@ ENV = {
     "index_dir": "RAG_INDEX_DIR",
     "models_dir": "RAG_MODELS_DIR",
     "model": "RAG_MODEL",
+    "model_variant": "RAG_MODEL_VARIANT",
     "threads": "RAG_THREADS",
     "top_k": "RAG_TOP_K",
     "embed_backend": "RAG_EMBED_BACKEND",
@@ -41,6 +42,9 @@ class Settings:
     index_dir: Path = REPO_ROOT / "index"
     models_dir: Path = REPO_ROOT / "models"
     model: str = "qwen2.5-coder-0.5b"
+    # "auto": a Q8_0 copy of a known model on llama.cpp builds without AVX-512 (prompts read faster
+    # there), the original file elsewhere; or "original" / "q8_0" (see rag/convert.py).
+    model_variant: str = "auto"
     embed_model: str = "all-MiniLM-L6-v2"
     # "onnx": int8 ONNX Runtime export of the embedding model (made once into models/onnx/), or "torch".
     embed_backend: str = "onnx"
@@ -80,6 +84,9 @@ class Settings:
         object.__setattr__(self, "embed_backend", str(self.embed_backend).strip().lower())
         if self.embed_backend not in ("torch", "onnx"):
             raise ConfigError(f"RAG_EMBED_BACKEND must be torch or onnx, not {self.embed_backend!r}")
+        object.__setattr__(self, "model_variant", str(self.model_variant).strip().lower() or "auto")
+        if self.model_variant not in ("auto", "original", "q8_0"):
+            raise ConfigError(f"RAG_MODEL_VARIANT must be auto, original or q8_0, not {self.model_variant!r}")
         object.__setattr__(self, "vector_store", str(self.vector_store).strip().lower())
         if self.vector_store not in VECTOR_STORES:
             raise ConfigError(f"vector store must be one of {', '.join(VECTOR_STORES)}, not {self.vector_store!r}")

@@ -25,9 +25,9 @@ from .text import content_words
 from .verify import Verdict
 
 # A model answer citing a passage this far below the best passage's relevance score is not trusted,
+# unless it states the kind of fact the question asks for (a number, a date, a name): then any shown
+# passage may back it (evidence selection shows none more than evidence.FAR_BELOW_BEST below the best).
 WEAK_CITATION_GAP = 0.3
-# ... unless it states the kind of fact the question asks for (a number, a date, a name).
-WEAK_CITATION_GAP_TYPED = 0.5
 # Shown only the stating sentence, another fact of the claim's kind this much likelier (in nats) in
 # the claim's place than the claim's own fact means the claim took the wrong one.
 FILL_MAX_MARGIN = 1.0
@@ -105,8 +105,9 @@ def adds_a_fact(question: str, text: str) -> str:
 
 
 def cites_strong(question: str, text: str, kind: str | None, cited: list[Passage], passages: list[Passage]) -> str:
-    gap = WEAK_CITATION_GAP_TYPED if kind and answerable.has_kind(text, kind, question) else WEAK_CITATION_GAP
-    if max(p.score for p in cited) < passages[0].score - gap:
+    if kind and answerable.has_kind(text, kind, question):
+        return ""
+    if max(p.score for p in cited) < passages[0].score - WEAK_CITATION_GAP:
         return "it cites a passage much less related to the question than the best one"
     return ""
 

@@ -137,13 +137,48 @@ def cached_onnx_model(model_dir, cache_dir):
     onnx_path = cache_dir / ONNX_FILE
     try:
         stamp = json.loads((cache_dir / ONNX_STAMP).read_text())
-        if stamp.get("source") != _source_fingerprint(model_dir) or not onnx_path.is_file():
+        source = _source_fingerprint(model_dir)
+        known = len(stamp.get("also", []))
+        if not onnx_path.is_file() or not (source == stamp.get("source") or _same_weights(source, model_dir, stamp)):
             return None
         if onnx_path.stat().st_size != stamp.get("size") or sha256_file(onnx_path) != stamp.get("sha256"):
             return None
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError):
         return None
+    if len(stamp.get("also", [])) != known:
+        _write_stamp(cache_dir, stamp)
     return onnx_path
+
+
+def _write_stamp(cache_dir, stamp: dict) -> None:
+    """Write the export's stamp atomically (best effort: a read-only folder only costs a re-check)."""
+    import json
+
+    tmp = cache_dir / f"{ONNX_STAMP}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(stamp, indent=1))
+        os.replace(tmp, cache_dir / ONNX_STAMP)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _same_weights(source: dict, model_dir, stamp: dict) -> bool:
+    """Whether ``model_dir`` is another install of the very weights the export was made from (the
+    same package in a second virtual environment sharing this models folder): same file name and
+    size, same sha256. Remembered in the stamp, so each install is hashed once."""
+    from pathlib import Path
+
+    if source in stamp.get("also", []):
+        return True
+    made_from = stamp.get("source") or {}
+    unplaced = ("model_dir", "mtime_ns")
+    if not stamp.get("weights_sha256") or \
+            {k: v for k, v in source.items() if k not in unplaced} != {k: v for k, v in made_from.items() if k not in unplaced}:
+        return False
+    if sha256_file(Path(model_dir) / source["weights"]) != stamp["weights_sha256"]:
+        return False
+    stamp["also"] = stamp.get("also", []) + [source]
+    return True
 
 
 def export_onnx_model(model_dir, cache_dir, *, force: bool = False):
@@ -154,7 +189,6 @@ def export_onnx_model(model_dir, cache_dir, *, force: bool = False):
     for each other through a lock file, and the file is moved into place only when complete.
     """
     import fcntl
-    import json
     import logging
     import tempfile
     import warnings
@@ -218,10 +252,11 @@ def export_onnx_model(model_dir, cache_dir, *, force: bool = False):
                                  "set RAG_EMBED_BACKEND=torch to use PyTorch instead") from None
             final = cache_dir / ONNX_FILE
             os.replace(int8, final)
-        stamp = {"source": _source_fingerprint(model_dir), "size": final.stat().st_size, "sha256": sha256_file(final)}
-        tmp_stamp = cache_dir / (ONNX_STAMP + ".tmp")
-        tmp_stamp.write_text(json.dumps(stamp, indent=1))
-        os.replace(tmp_stamp, cache_dir / ONNX_STAMP)
+        source = _source_fingerprint(model_dir)
+        weights = model_dir / source["weights"] if source.get("weights") else None
+        stamp = {"source": source, "weights_sha256": sha256_file(weights) if weights else "",
+                 "size": final.stat().st_size, "sha256": sha256_file(final)}
+        _write_stamp(cache_dir, stamp)
         return final
 
 

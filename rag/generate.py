@@ -91,13 +91,17 @@ class FairLock:
 
 class LlamaCppGenerator:
     def __init__(self, model_path: Path, *, name: str | None = None, n_ctx: int = 2048, threads: int = 2,
-                 n_batch: int = 512, wait_s: float = 120.0):
+                 n_batch: int = 512, flash_attn: bool = True, wait_s: float = 120.0,
+                 state_dir: Path | None = None):
         self.model_path = Path(model_path)
         self.name = name or self.model_path.name
         self.n_ctx = n_ctx
         self.threads = threads
         self.n_batch = n_batch
+        self.flash_attn = flash_attn
         self.wait_s = wait_s
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.primed: str = ""       # how the prompt prefix got into the KV cache: "loaded", "read" or ""
         self._llm = None
         self._formatter = None
         self._lock = FairLock()
@@ -114,7 +118,8 @@ class LlamaCppGenerator:
 
                 try:
                     llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.threads,
-                                n_threads_batch=self.threads, n_batch=self.n_batch, verbose=False)
+                                n_threads_batch=self.threads, n_batch=self.n_batch, flash_attn=self.flash_attn,
+                                verbose=False)
                 except (ValueError, RuntimeError) as exc:
                     why = " ".join(str(exc).split()) or type(exc).__name__
                     raise ModelError(f"llama.cpp could not load the model file {self.model_path} ({why}); "
@@ -127,6 +132,41 @@ class LlamaCppGenerator:
                 self._llm = llm
                 atexit.register(self.close)
         return self._llm
+
+    def _take_turn(self) -> None:
+        """Wait (at most ``wait_s``) for this caller's turn with the model; the caller releases it."""
+        if not self._lock.acquire(timeout=self.wait_s):
+            raise BusyError(f"the model is busy: other questions kept it for {self.wait_s:g} s; "
+                            "try again in a moment")
+
+    def prime(self, prefix: str) -> str:
+        """Put the fixed start of every prompt into the KV cache: from a saved state when one was
+        made for this model, build and prefix (see ``prefix_state``), else by reading it, and then
+        save that state for the next process. Returns "loaded" or "read"."""
+        from . import prefix_state
+
+        llm = self._load()
+        self._take_turn()
+        try:
+            tokens = llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True)
+            if _common_prefix(llm, tokens) == len(tokens) and llm.n_tokens >= len(tokens):
+                return self.primed or "read"
+            ident = path = None
+            if self.state_dir is not None:
+                settings = {"n_ctx": self.n_ctx, "n_batch": self.n_batch, "flash_attn": self.flash_attn}
+                ident = prefix_state.identity(llm, self.model_path, tokens, settings)
+                path = prefix_state.path_for(self.state_dir, ident)
+                if prefix_state.load(llm, path, ident, tokens):
+                    self.primed = "loaded"
+                    return self.primed
+            llm.reset()
+            llm.eval(tokens)
+            if path is not None:
+                prefix_state.save(llm, path, ident)
+            self.primed = "read"
+            return self.primed
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         """Free the model now (at exit, before the interpreter tears down what llama.cpp needs)."""
@@ -149,9 +189,7 @@ class LlamaCppGenerator:
     def stream(self, prompt: str, *, max_tokens: int, timeout_s: float,
                stats: GenerationStats | None = None) -> Iterator[str]:
         llm = self._load()
-        if not self._lock.acquire(timeout=self.wait_s):
-            raise BusyError(f"the model is busy: other questions kept it for {self.wait_s:g} s; "
-                            "try again in a moment")
+        self._take_turn()
         completion = None
         try:
             stats = stats if stats is not None else GenerationStats()
@@ -196,9 +234,7 @@ class LlamaCppGenerator:
         import numpy as np
 
         llm = self._load()
-        if not self._lock.acquire(timeout=self.wait_s):
-            raise BusyError(f"the model is busy: other questions kept it for {self.wait_s:g} s; "
-                            "try again in a moment")
+        self._take_turn()
         try:
             tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
             keep = min(_common_prefix(llm, tokens), len(tokens) - 1)

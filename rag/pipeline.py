@@ -6,12 +6,14 @@ embedding model and the LLM with every other Engine in the process.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 import unicodedata
+from pathlib import Path
 from typing import Iterator
 
-from . import dates, evidence, followup, models, prompt as prompts
+from . import convert, dates, evidence, followup, models, prompt as prompts
 from .answer import Answer, Citation, Sources
 from .chunk import Chunker
 from .config import Settings
@@ -54,10 +56,14 @@ def shared_generator(settings: Settings) -> Generator:
                                                    api_key=settings.llm_api_key, n_ctx=settings.n_ctx)
             return _generators[key]
     name, path = models.resolve(settings.model, settings.models_dir)
+    spec = models.known_spec(settings.model)
+    path = convert.for_this_cpu(path, spec.sha256 if spec else None, settings.model_variant,
+                                log=lambda msg: print(f"rag: {msg}", file=sys.stderr, flush=True))
     key = (str(path), settings.n_ctx, settings.threads)
     with _shared_lock:
         if key not in _generators:
-            _generators[key] = LlamaCppGenerator(path, name=name, n_ctx=settings.n_ctx, threads=settings.threads)
+            _generators[key] = LlamaCppGenerator(path, name=name, n_ctx=settings.n_ctx, threads=settings.threads,
+                                                 state_dir=Path(settings.models_dir) / "states")
         return _generators[key]
 
 
@@ -117,10 +123,14 @@ class Engine:
         retriever = self.retriever()
         evidence.select("warm up", self.embedder.embed_query("warm up"), [], self.embedder)
         retriever.bm25_search("warm up", 1)
-        gen = self.generator
-        prefix = gen.render(prompts.prefix_messages())
-        for _ in gen.stream(prefix, max_tokens=1, timeout_s=self.settings.answer_timeout_s):
-            pass
+        self._prime(self.generator)
+
+    @staticmethod
+    def _prime(gen) -> None:
+        """The fixed part of the prompt into the model's KV cache, once per model (from a saved state
+        when there is one: see ``prefix_state``)."""
+        if hasattr(gen, "prime") and not getattr(gen, "primed", ""):
+            gen.prime(prompts.fixed_part(gen))
 
     @property
     def snapshot(self) -> Snapshot:
@@ -159,6 +169,7 @@ class Engine:
         stats = GenerationStats()
         if passages:
             gen = self.generator
+            self._prime(gen)
             first = None
             for piece in gen.stream(prompt_text, max_tokens=s.max_answer_tokens, timeout_s=s.answer_timeout_s,
                                     stats=stats):

@@ -70,6 +70,17 @@ def build(question: str, passages: list[Passage]) -> list[dict]:
     return prefix_messages() + [{"role": "user", "content": _user_turn([p.text for p in passages], question)}]
 
 
+def fixed_part(generator) -> str:
+    """The rendered text every prompt starts with (instructions, examples, the opening of the
+    passages): what llama.cpp can keep in its KV cache, or load from a saved state."""
+    one = generator.render(build("one", []))
+    two = generator.render(build("two", []))
+    n = 0
+    while n < min(len(one), len(two)) and one[n] == two[n]:
+        n += 1
+    return one[:n]
+
+
 # ---------------------------------------------------------------------------- fitting the context
 
 # Tokens kept free below the limit: a BOS token and any token merges at the joins of the template.

@@ -6,7 +6,6 @@ chunk lists only its places in the chosen documents.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, replace
 
@@ -14,14 +13,10 @@ import numpy as np
 
 from .embed import Embedder
 from .index import ChunkRecord, Snapshot
+from . import keywords
 from .scope import Scope, resolve
 
 RRF_K = 60
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-
-
-def bm25_tokens(text: str) -> list[str]:
-    return [t.lower() for t in _TOKEN.findall(text)]
 
 
 @dataclass
@@ -45,13 +40,7 @@ class Retriever:
 
     def _bm25_index(self):
         if self._bm25 is None:
-            import bm25s
-
-            corpus = [bm25_tokens(rec.text) for rec in self.snapshot.chunks]
-            bm25 = bm25s.BM25()
-            bm25.index(bm25s.tokenize([" ".join(c) for c in corpus], stopwords="en", show_progress=False),
-                       show_progress=False)
-            self._bm25 = bm25
+            self._bm25 = keywords.for_snapshot(self.snapshot)
         return self._bm25
 
     # ------------------------------------------------------------------ scoping

@@ -38,7 +38,7 @@ def _offline_env(monkeypatch, tmp_path):
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     for var in ("RAG_SEEDS_DIR", "RAG_INDEX_DIR", "RAG_MODELS_DIR", "RAG_MODEL", "RAG_THREADS", "RAG_TOP_K",
                 "RAG_VECTOR_STORE", "RAG_MILVUS_URI", "RAG_MILVUS_TOKEN", "RAG_LLM_URL", "RAG_LLM_API_KEY",
-                "RAG_LLM_MODEL", "RAG_EMBED_BACKEND"):
+                "RAG_LLM_MODEL", "RAG_EMBED_BACKEND", "RAG_MODEL_VARIANT"):
         monkeypatch.delenv(var, raising=False)
 
 

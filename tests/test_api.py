@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import rag
+import rag.evidence
 import rag.decide
 import rag.pipeline
 from rag.documents import read_text
@@ -46,7 +47,7 @@ def test_stream_answer_gives_the_sources_then_the_draft_then_the_verified_answer
     model.reply = TWO_SENTENCES
     sources, *pieces, final = list(rag.stream_answer(BUILT, **where))
     assert isinstance(sources, rag.Sources) and isinstance(final, rag.Answer)
-    assert sources.question == BUILT and len(sources.citations) == 3
+    assert sources.question == BUILT and 1 <= len(sources.citations) <= 3
     assert sources.citations[0].source == "lighthouse.md" and "1871" in sources.citations[0].quote
     assert len(pieces) == len(TWO_SENTENCES.split()) and "".join(pieces) == final.draft == TWO_SENTENCES
     assert final.answer == TWO_SENTENCES and not final.abstained and final.warnings == []
@@ -94,6 +95,9 @@ KEEPER_Q = "What does the Harbour Point lighthouse keeper do every morning?"
 
 def test_an_answer_citing_a_much_weaker_passage_than_the_best_is_not_used(model, tmp_path, monkeypatch):
     where = {**corpus_at(tmp_path, KEEPER), "top_k": 4}
+    # Show every passage, however weak (evidence selection would leave the town's out), so that the
+    # answer check is what meets the weak citation.
+    monkeypatch.setattr(rag.evidence, "FAR_BELOW_BEST", 10.0)
     model.reply = echo_passage(2)          # true to passage [2], which is about the town, not the keeper
     sources, *_, a = list(rag.stream_answer(KEEPER_Q, **where))
     best, weak = sources.citations[0], sources.citations[1]

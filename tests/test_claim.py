@@ -187,3 +187,29 @@ def test_a_claim_the_passage_says_the_opposite_of_is_not_stated(claim_text, pass
 ])
 def test_a_claim_is_not_flipped_by_an_opposite_said_of_something_else(claim_text, passage):
     assert support(claim_text, passage, "").ok
+
+
+# --------------------------------------------------------------------------- in the asked part
+
+OBSERVATORY = ("Mara Okafor directs the Halden observatory, having taken over from Piet Vos when he retired "
+               "in 2018.")
+BRIDGE = "The Kell bridge was designed by Ines Duval, and was opened by Governor Amos Reed in 1931."
+
+
+@pytest.mark.parametrize("claim_text, question", [
+    ("Piet Vos directs the Halden observatory.", "Who directs the Halden observatory?"),
+    ("The Halden observatory is directed by Piet Vos.", "Who directs the Halden observatory?"),
+])
+def test_a_name_from_a_stretch_that_says_nothing_asked_does_not_take_the_asked_role(claim_text, question):
+    assert not stated(claim_text, OBSERVATORY, question)
+    why, _ = claim.find(claim_text, OBSERVATORY, question)
+    assert "Mara Okafor" in why and "Piet Vos" in why
+
+
+@pytest.mark.parametrize("claim_text, passage, question", [
+    ("Mara Okafor directs the Halden observatory.", OBSERVATORY, "Who directs the Halden observatory?"),
+    ("Ines Duval designed the Kell bridge.", BRIDGE, "Who designed the Kell bridge?"),
+    ("Governor Amos Reed opened the Kell bridge.", BRIDGE, "Who opened the Kell bridge?"),
+])
+def test_the_name_in_the_asked_stretch_or_one_that_also_says_it_is_supported(claim_text, passage, question):
+    assert stated(claim_text, passage, question)

@@ -123,3 +123,25 @@ def test_a_corrupt_cached_model_is_exported_again(onnx, tmp_path):
     assert path.stat().st_size > len(good) // 2
     assert cached_onnx_model(model_dir, cache) == path
     assert ((vecs * onnx.embed_documents(TEXTS)).sum(axis=1) > 0.999).all()
+
+
+@pytest.mark.integration
+def test_another_install_of_the_same_weights_uses_the_export_and_changed_weights_do_not(onnx, tmp_path):
+    # A second virtual environment sharing the models folder holds the same package elsewhere, with
+    # other file times: the export is its too. Weights that differ (same size) are not.
+    model_dir = embedding_model_path("all-MiniLM-L6-v2")
+    cache = tmp_path / "cache"
+    shutil.copytree(onnx.cache_dir, cache)
+    other = tmp_path / "venv2" / "model"
+    shutil.copytree(model_dir, other, copy_function=shutil.copy)          # new modification times
+    assert cached_onnx_model(other, cache) == cache / ONNX_FILE
+    stamp = json.loads((cache / ONNX_STAMP).read_text())
+    assert str(other.resolve()) in [s["model_dir"] for s in stamp["also"]]
+    assert cached_onnx_model(model_dir, cache) == cache / ONNX_FILE          # the original install still is
+    changed = tmp_path / "venv3" / "model"
+    shutil.copytree(model_dir, changed, copy_function=shutil.copy)
+    weights = changed / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert cached_onnx_model(changed, cache) is None

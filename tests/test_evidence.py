@@ -78,3 +78,17 @@ def test_the_asked_for_fact_in_full_outranks_a_partial_one(monkeypatch, question
     monkeypatch.setitem(evidence.W, bonus, 0.0)
     monkeypatch.setitem(evidence.W, "kind", 0.0)
     assert select(question, found, k=1)[0].text == plain      # without the bonus the earlier hit wins
+
+
+def test_a_sentence_far_less_relevant_than_the_best_is_not_shown(monkeypatch):
+    found = hits(("lighthouse.txt", "The Harbour Point lighthouse was built in 1871 by Margaret Olsen.", 0),
+                 ("town.txt", "The town school has a choir that sings on Sundays.", 0),
+                 ("keeper.txt", "The Harbour Point lighthouse keeper is Ann Berg, who lives by the lighthouse.", 0))
+    question = "When was the Harbour Point lighthouse built?"
+    shown = select(question, found, k=3)
+    assert shown[0].location.source == "lighthouse.txt"
+    assert all(p.score >= shown[0].score - evidence.FAR_BELOW_BEST for p in shown)
+    assert "town.txt" not in [p.location.source for p in shown]
+    # the same candidates with the margin out of the way: the town's sentence was a candidate
+    monkeypatch.setattr(evidence, "FAR_BELOW_BEST", 10.0)
+    assert "town.txt" in [p.location.source for p in select(question, found, k=3)]

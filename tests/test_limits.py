@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from rag import evidence
+
 from rag import prompt as prompts
 from rag.answer import Answer
 from rag.config import REPO_ROOT, Settings
@@ -137,7 +139,8 @@ def test_a_terminal_escape_sequence_is_removed_whole(fake_settings):
     assert "1871" in a.answer and "[0m" not in gen.prompts[-1]
 
 
-def test_the_engine_shows_only_the_passages_that_fit_and_cites_only_those(fake_settings):
+def test_the_engine_shows_only_the_passages_that_fit_and_cites_only_those(fake_settings, monkeypatch):
+    monkeypatch.setattr(evidence, "FAR_BELOW_BEST", 10.0)     # ten passages, however weak: more than fit
     settings = fake_settings.with_(top_k=10, candidates=10)
     gen = FakeGenerator(echo_passage(1), n_ctx=700)
     engine = Engine(settings, embedder=FakeEmbedder(), generator=gen)

@@ -23,7 +23,6 @@ import pytest
 from rag.chunk import Chunker
 from rag.cli import main
 from rag.config import Settings
-from rag.documents import UnreadableDocument, read_document, scan
 from rag.errors import IndexCorruptError, IndexLockedError
 from rag.index import POINTER, SPOOL, STAGING, _Staging, current_version, load
 from rag.pipeline import build_index

@@ -40,3 +40,49 @@ def test_search_is_scoped_inside_the_search(opts):
 def test_bad_search_arguments_are_one_line_errors(opts, query, k, message):
     with pytest.raises(ConfigError, match=message):
         rag.search(query, k=k, **opts)
+
+
+def test_the_keyword_index_is_built_once_saved_and_loaded_by_the_next_process(opts, monkeypatch):
+    import rag.keywords as keywords
+    from rag.index import current_version
+
+    expected = rag.search("rye bread croissants cinnamon buns", k=3, **opts)
+    folder = opts["index_dir"] / current_version(opts["index_dir"]) / keywords.KEYWORD_DIR
+    assert (folder / keywords.STAMP).is_file()
+    # A new process (no engines yet) loads the saved index: building one would fail here.
+    monkeypatch.setattr(rag.pipeline, "_engines", {})
+    monkeypatch.setattr(keywords, "keyword_index", lambda texts: pytest.fail("the saved index was not used"))
+    again = rag.search("rye bread croissants cinnamon buns", k=3, **opts)
+    assert [(p.source, p.start) for p in again] == [(p.source, p.start) for p in expected]
+
+
+@pytest.mark.parametrize("damage", ["altered file", "stamp of another version", "missing file"])
+def test_a_saved_keyword_index_that_does_not_match_is_built_again(opts, monkeypatch, damage):
+    import json
+
+    import rag.keywords as keywords
+    from rag.index import current_version
+
+    expected = rag.search("rye bread croissants cinnamon buns", k=3, **opts)
+    folder = opts["index_dir"] / current_version(opts["index_dir"]) / keywords.KEYWORD_DIR
+    stamp = json.loads((folder / keywords.STAMP).read_text())
+    name = sorted(stamp["files"])[0]
+    if damage == "altered file":
+        data = bytearray((folder / name).read_bytes())
+        data[-1] ^= 0x01
+        (folder / name).write_bytes(bytes(data))
+    elif damage == "stamp of another version":
+        stamp["identity"]["chunks_sha256"] = "0" * 64
+        (folder / keywords.STAMP).write_text(json.dumps(stamp))
+    else:
+        (folder / name).unlink()
+    built = []
+    real = keywords.keyword_index
+    monkeypatch.setattr(keywords, "keyword_index", lambda texts: built.append(1) or real(texts))
+    monkeypatch.setattr(rag.pipeline, "_engines", {})
+    again = rag.search("rye bread croissants cinnamon buns", k=3, **opts)
+    assert built == [1]
+    assert [(p.source, p.start) for p in again] == [(p.source, p.start) for p in expected]
+    assert keywords.load_saved(rag.pipeline.get_engine(rag.pipeline.Settings.from_env(
+        seeds_dir=opts["seeds_dir"], index_dir=opts["index_dir"], chunk_tokens=40,
+        chunk_overlap_tokens=8)).snapshot) is not None          # and saved again, intact
