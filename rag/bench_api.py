@@ -48,7 +48,7 @@ def bench_api(settings: Settings, plan, questions, index_dir, res: dict, *, engi
               clients: int = 8, per_client: int = 3, found=None) -> None:
     from openai import OpenAI
 
-    from .bench import _found, _free_port
+    from .bench_common import _found, _free_port
     from .pipeline import Engine, shared_embedder, shared_generator
     from .server import Background, create_app
 

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from .bench_common import _child_env, median, p95
 from .config import REPO_ROOT, Settings
 
 _COLD_CHILD = r"""
@@ -54,27 +54,10 @@ PHASES = [("python_started", "interpreter start"), ("imports", "imports"), ("mod
           ("exit", "process exit")]
 
 
-def child_env(settings: Settings, **extra) -> dict:
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false",
-               RAG_MODELS_DIR=str(settings.models_dir), RAG_MODEL=settings.model, RAG_THREADS=str(settings.threads),
-               RAG_EMBED_BACKEND=settings.embed_backend,
-               PYTHONPATH=str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
-    env.pop("RAG_SEEDS_DIR", None)
-    env.pop("RAG_INDEX_DIR", None)
-    env.update(extra)
-    return env
-
-
-def _median(values):
-    values = sorted(v for v in values if v is not None)
-    return values[len(values) // 2] if values else None
-
-
 def _cold_once(settings: Settings, python: str, index_dir: Path, question: str) -> dict:
     t0 = time.time()
     proc = subprocess.run([python, "-c", _COLD_CHILD, str(settings.seeds_dir), str(index_dir), repr(t0), question],
-                          capture_output=True, text=True, env=child_env(settings), cwd=str(REPO_ROOT), timeout=600)
+                          capture_output=True, text=True, env=_child_env(settings), cwd=str(REPO_ROOT), timeout=600)
     end = time.time() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"cold-start child failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
@@ -94,7 +77,7 @@ def _shell_ask(settings: Settings, python: str, index_dir: Path, question: str) 
     t0 = time.monotonic()
     proc = subprocess.run([python, "-m", "rag.cli", "ask", "--seeds", str(settings.seeds_dir), "--index",
                            str(index_dir), question], capture_output=True, text=True,
-                          env=child_env(settings), cwd=str(REPO_ROOT), timeout=600)
+                          env=_child_env(settings), cwd=str(REPO_ROOT), timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"rag ask failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
     return time.monotonic() - t0
@@ -118,7 +101,7 @@ def bench_cold_start(settings: Settings, index_dir: Path, question: str, res: di
     with_state = _cold_once(settings, python, index_dir, question)
     shell = [_shell_ask(settings, python, index_dir, question) for _ in range(runs)]
     res["cold"] = {"question": question, "without_state": without, "with_state": with_state,
-                   "rag_ask_s": [round(x, 2) for x in shell], "rag_ask_median_s": round(_median(shell), 2)}
+                   "rag_ask_s": [round(x, 2) for x in shell], "rag_ask_median_s": round(median(shell), 2)}
 
 
 def report_lines(cold: dict) -> list[str]:
@@ -174,7 +157,7 @@ def bench_builds(settings: Settings, pythons: list[str], index_dir: Path, questi
     for python in [sys.executable, *pythons]:
         proc = subprocess.run([python, "-c", _BUILD_CHILD, str(settings.seeds_dir), str(index_dir),
                                json.dumps([q.text for q in questions]), str(max_answer_tokens), str(rounds)],
-                              capture_output=True, text=True, env=child_env(settings), cwd=str(REPO_ROOT),
+                              capture_output=True, text=True, env=_child_env(settings), cwd=str(REPO_ROOT),
                               timeout=6 * 3600)
         if proc.returncode != 0:
             raise RuntimeError(f"{python}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
@@ -189,11 +172,10 @@ def bench_builds(settings: Settings, pythons: list[str], index_dir: Path, questi
                     and found(r["answer"], by_q[r["question"]].expect))
         out.append({"python": python, "build": _build_label(d["system"]), "system": d["system"],
                     "model_file": Path(d["model_file"]).name, "answers": len(rows),
-                    "first_token_median_s": _median(first),
-                    "first_token_p95_s": first[min(len(first) - 1, int(round(0.95 * (len(first) - 1))))] if first else None,
-                    "total_median_s": _median([r["total_s"] for r in rows]),
-                    "new_tokens_median": _median([r["new_tokens"] for r in rows]),
-                    "pp_tok_s_median": _median(pp), "gen_tok_s_median": _median(gen), "right": right})
+                    "first_token_median_s": median(first), "first_token_p95_s": p95(first),
+                    "total_median_s": median([r["total_s"] for r in rows]),
+                    "new_tokens_median": median([r["new_tokens"] for r in rows]),
+                    "pp_tok_s_median": median(pp), "gen_tok_s_median": median(gen), "right": right})
     res["builds"] = {"rows": out, "rounds": rounds, "questions": len(questions)}
 
 
