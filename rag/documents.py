@@ -2,15 +2,15 @@
 
 The text a Document carries is *the* decoded text of its file: citations are character offsets
 into it, and ``read_text`` gives anyone the same text to check a quote against. Both go through
-``extract``, the one per-format extraction: plain text here, and the readers of the other kinds
-in their modules (``rag.html``, ``rag.pdf`` with ``rag.ocr``, ``rag.word``, ``rag.sheets`` for
-workbooks and CSV, ``rag.slides``, ``rag.ebooks``, ``rag.mail``). A reader may also mark named
+``extract``, the one per-format extraction: plain text here (read a block at a time by
+``rag.textfiles``), and the readers of the other kinds in their modules (``rag.html``,
+``rag.pdf`` with ``rag.pdf_tables`` and ``rag.ocr``, ``rag.word``, ``rag.sheets`` for workbooks
+and CSV, ``rag.slides``, ``rag.ebooks``, ``rag.mail``). A reader may also mark named
 regions of its text (a sheet, a slide, a chapter, a heading path): see ``rag.regions``.
 """
 from __future__ import annotations
 
 import bisect
-import codecs
 import hashlib
 import io
 import os
@@ -44,7 +44,6 @@ PDF_TIME_BUDGET_S = 30.0          # wall-clock budget for one PDF's text extract
 PDF_MAX_PAGES = 10_000
 DOCX_MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024   # guards against zip bombs (.docx, .xlsx, .pptx, .epub)
 ZIP_MAX_RATIO = 200               # uncompressed / compressed bytes of a whole archive; text rarely passes 20
-TEXT_BLOCK_BYTES = 1 << 20        # plain-text files are read and decoded a block at a time
 
 
 @dataclass(frozen=True)
@@ -165,126 +164,16 @@ def decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-# --------------------------------------------------------------------------- plain text, block by block
-
-_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+_TEXTFILES = {"TEXT_BLOCK_BYTES", "TextProbe", "iter_text", "probe_text", "sha256_file"}
 
 
-@dataclass(frozen=True)
-class TextProbe:
-    """What one pass over a plain-text file found: its checksum and how to decode it.
+def __getattr__(name: str):
+    """The plain-text block readers, which live in ``rag.textfiles``, by their old names here."""
+    if name in _TEXTFILES:
+        from . import textfiles
 
-    ``iter_text(path, probe)`` then yields exactly ``decode_text(path.read_bytes())``, a block at
-    a time, so a large file is never held in memory whole.
-    """
-    sha256: str
-    size: int
-    encoding: str
-    errors: str
-
-
-def _open_for_reading(path: Path):
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UnreadableDocument(f"too large ({size:,} bytes; limit {MAX_FILE_BYTES:,})")
-        return open(path, "rb")
-    except PermissionError:
-        raise UnreadableDocument("permission denied") from None
-    except IsADirectoryError:
-        raise UnreadableDocument("is a directory") from None
-    except OSError as exc:
-        raise UnreadableDocument(f"cannot read ({exc.strerror or exc})") from None
-
-
-def _blocks(f, block: int, first: int = 0) -> Iterator[bytes]:
-    try:
-        if data := f.read(max(block, first)):
-            yield data
-        while data := f.read(block):
-            yield data
-    except PermissionError:
-        raise UnreadableDocument("permission denied") from None
-    except OSError as exc:
-        raise UnreadableDocument(f"cannot read ({exc.strerror or exc})") from None
-
-
-def sha256_file(path: Path, block: int = 4 * TEXT_BLOCK_BYTES) -> str:
-    """The sha256 of a file's bytes, read a block at a time; UnreadableDocument when it cannot be read."""
-    h = hashlib.sha256()
-    with _open_for_reading(Path(path)) as f:
-        for data in _blocks(f, block):
-            h.update(data)
-    return h.hexdigest()
-
-
-def probe_text(path: Path, block: int = TEXT_BLOCK_BYTES) -> TextProbe:
-    """Read a plain-text file once, a block at a time: checksum, encoding (the rules of
-    ``decode_text``), and whether it holds any text. Raises UnreadableDocument like ``read_document``."""
-    path = Path(path)
-    h = hashlib.sha256()
-    size = 0
-    encoding = None
-    decoder = None
-    chars = replacements = genuine = 0      # of a UTF-8 decoding with replacement characters
-    tail = b""
-    non_ascii = nonblank = False
-    cp1252_ok = True
-    with _open_for_reading(path) as f:
-        for data in _blocks(f, block, first=8192):   # the first block holds any BOM and the NUL check
-            if decoder is None:
-                if data.startswith(b"\xef\xbb\xbf"):
-                    encoding = "utf-8-sig"
-                elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-                    encoding = "utf-16"
-                elif b"\x00" in data[:8192]:
-                    raise UnreadableDocument("binary file (contains NUL bytes)")
-                decoder = codecs.getincrementaldecoder(encoding or "utf-8")("replace")
-            h.update(data)
-            size += len(data)
-            piece = decoder.decode(data)
-            if encoding is None:
-                chars += len(piece)
-                replacements += piece.count("\ufffd")
-                genuine += (tail + data).count(b"\xef\xbf\xbd")
-                tail = data[-2:]
-                if not non_ascii and not piece.isascii():
-                    non_ascii = not piece.replace("\ufffd", "").isascii()
-                if cp1252_ok and any(b in data for b in _CP1252_UNDEFINED):
-                    cp1252_ok = False
-            if not nonblank and piece.strip():
-                nonblank = True
-        if decoder is not None:
-            piece = decoder.decode(b"", final=True)
-            chars += len(piece)
-            replacements += piece.count("\ufffd")
-            nonblank = nonblank or bool(piece.strip())
-    if not nonblank:
-        raise UnreadableDocument("empty (no text)")
-    errors = "replace"
-    if encoding is None:
-        if replacements == genuine:                       # valid UTF-8
-            encoding, errors = "utf-8", "strict"
-        elif replacements * 200 < chars and non_ascii:    # mostly UTF-8 with a few bad bytes
-            encoding = "utf-8"
-        else:
-            encoding, errors = ("cp1252" if cp1252_ok else "latin-1"), "strict"
-    return TextProbe(h.hexdigest(), size, encoding, errors)
-
-
-def iter_text(path: Path, probe: TextProbe, block: int = TEXT_BLOCK_BYTES,
-              on_block: Callable[[int], None] | None = None) -> Iterator[str]:
-    """The decoded text of a plain-text file in pieces (see ``probe_text``); ``on_block(n)`` is
-    called with the size of every block of bytes read."""
-    decoder = codecs.getincrementaldecoder(probe.encoding)(probe.errors)
-    with _open_for_reading(Path(path)) as f:
-        for data in _blocks(f, block):
-            if on_block is not None:
-                on_block(len(data))
-            if piece := decoder.decode(data):
-                yield piece
-    if piece := decoder.decode(b"", final=True):
-        yield piece
+        return getattr(textfiles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- per-format extraction
@@ -299,7 +188,8 @@ def reader_version(path: Path) -> str:
     if suffix in HTML_SUFFIXES:
         return f"html-2 beautifulsoup4-{version('beautifulsoup4')} lxml-{version('lxml')}"
     if suffix in PDF_SUFFIXES:
-        return f"pdf-2 pypdf-{version('pypdf')} pypdfium2-{version('pypdfium2')} tesseract-{_tesseract() or 'none'}"
+        return (f"pdf-3 pypdf-{version('pypdf')} pdfplumber-{version('pdfplumber')} "
+                f"pypdfium2-{version('pypdfium2')} tesseract-{_tesseract() or 'none'}")
     if suffix in DOCX_SUFFIXES:
         return f"docx-2 python-docx-{version('python-docx')}"
     if suffix in CSV_SUFFIXES:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import models
 from .chunk import Chunk, Chunker, embedded_text
-from .documents import UnreadableDocument, iter_text, stop_pdf_worker, stream_pieces
+from .documents import UnreadableDocument, stop_pdf_worker, stream_pieces
 from .embed import Embedder
 from .errors import CorpusError
 from .index_duplicates import near_duplicates
@@ -25,6 +25,7 @@ from .index_plan import BuildReport, _Plan, check_corpus, plan_build
 from .index_staging import _Locations, _spool_read, _spool_write, _Staging
 from .index_versions import _disk_full, _write_error, build_lock, collect_garbage, discard_unfinished, publish
 from .store import StoreConfig, close_store, create_store, save_store
+from .textfiles import iter_text
 
 EMBED_BATCH = 32
 

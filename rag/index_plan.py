@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .documents import (STREAMED_SUFFIXES, SUPPORTED_SUFFIXES, Document, Skipped, TextProbe, UnreadableDocument,
-                        probe_text, read_document, reader_version, scan, sha256_file)
+from .documents import (STREAMED_SUFFIXES, SUPPORTED_SUFFIXES, Document, Skipped, UnreadableDocument,
+                        read_document, reader_version, scan)
 from .errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .index_format import Location, Snapshot, load
 from .store import StoreConfig, manifest_location
+from .textfiles import TextProbe, probe_text, sha256_file
 
 NEAR_DUPLICATES_SHOWN = 10        # pairs listed in the summary
 

@@ -1,10 +1,11 @@
-"""PDFs as text: the text layer of each page (pypdf), and for a page without one, the text OCR
-reads from the drawn page (``rag.ocr``). Pages are separated by a blank line; where each starts is
-kept, and a page read by OCR is a region ("page 3, text read by OCR").
+"""PDFs as text: the text layer of each page (pypdf) with the rows of its ruled tables
+(``rag.pdf_tables``), and for a page without one, the text OCR reads from the drawn page
+(``rag.ocr``). Pages are separated by a blank line; where each starts is kept, and a page read by
+OCR is a region ("page 3, text read by OCR").
 
 While indexing, a PDF is read in a worker process that is stopped when it runs over its time
-(the text layer: PDF_TIME_BUDGET_S for the file; OCR: OCR_PAGE_TIMEOUT_S a page), so a page that
-never finishes cannot hold up a rebuild.
+(the text layer and its tables: PDF_TIME_BUDGET_S for the file; OCR: OCR_PAGE_TIMEOUT_S a page),
+so a page that never finishes cannot hold up a rebuild.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Callable
 
 from . import documents
 from .documents import UnreadableDocument, join_pages, short_reason
+from .pdf_tables import may_hold_table, with_table_rows
 from .regions import Region
 
 PDF_WORKER_START_S = 120.0        # how long a worker process may take to start (a busy machine)
@@ -24,10 +26,12 @@ OCR_RENDER_ALLOWANCE_S = 30.0     # drawing a page, on top of the OCR time limit
 
 
 def pdf_layer(data: bytes, *, time_budget: float | None = None, max_pages: int | None = None) -> list[str]:
-    """The text layer of each page ('' for a page without one).
+    """The text layer of each page ('' for a page without one), a ruled table's rows with their
+    header in place of its cells (``rag.pdf_tables``).
 
     Bounded: stops with UnreadableDocument once it has run longer than ``time_budget`` seconds
-    (checked between pages) or the PDF has more than ``max_pages`` pages.
+    (checked between pages, and between the pages searched for tables) or the PDF has more than
+    ``max_pages`` pages.
     """
     from pypdf import PdfReader
 
@@ -36,6 +40,11 @@ def pdf_layer(data: bytes, *, time_budget: float | None = None, max_pages: int |
     time_budget = documents.PDF_TIME_BUDGET_S if time_budget is None else time_budget
     max_pages = documents.PDF_MAX_PAGES if max_pages is None else max_pages
     deadline = time.monotonic() + time_budget
+
+    def in_time() -> None:
+        if time.monotonic() > deadline:
+            raise UnreadableDocument(f"PDF text extraction took too long (over {time_budget:g} s)")
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -51,15 +60,17 @@ def pdf_layer(data: bytes, *, time_budget: float | None = None, max_pages: int |
         if n > max_pages:
             raise UnreadableDocument(f"too many pages ({n:,}; limit {max_pages:,})")
         pages: list[str] = []
+        ruled: list[int] = []           # pages with a text layer that may hold a ruled table
         for i in range(n):
-            if time.monotonic() > deadline:
-                raise UnreadableDocument(f"PDF text extraction took too long (over {time_budget:g} s)")
+            in_time()
             pages.append((reader.pages[i].extract_text() or "").strip().replace("\x00", ""))
+            if pages[i] and may_hold_table(reader.pages[i]):
+                ruled.append(i)
     except UnreadableDocument:
         raise
     except Exception as exc:  # pypdf raises many kinds of errors on damaged files
         raise UnreadableDocument(f"malformed PDF ({short_reason(exc)})") from None
-    return pages
+    return with_table_rows(data, pages, ruled, in_time) if ruled else pages
 
 
 def pdf_text(data: bytes, *, time_budget: float | None = None,
@@ -149,6 +160,7 @@ def stop_pdf_worker(kill: bool = False) -> None:
 
 
 def _load_pdf_reader() -> bool:
+    import pdfplumber  # noqa: F401
     import pypdf  # noqa: F401
 
     return True

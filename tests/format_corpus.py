@@ -160,6 +160,51 @@ def write_docx(path: Path) -> Path:
     return path
 
 
+LOCK_ROWS = [["Lock", "Canal", "Rise (m)", "Keeper"],
+             ["Bramwell", "Ouse Cut", "3.2", "Mira Tolland"],
+             ["Fenwick", "Ouse Cut", "2.7", "Jonas Eke"],
+             ["Harrowgate", "Tame Navigation", "4.1", "Petra Vance"],
+             ["Lowmoor", "Tame Navigation", "1.9", "Sol Abara"]]
+
+
+def ruled_table(rows: list[list[str]], repeat_header: bool = False):
+    """A reportlab table with every cell ruled (a grid)."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table(rows, repeatRows=1 if repeat_header else 0)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    return table
+
+
+def write_reportlab_pdf(path: Path, story: list) -> Path:
+    """A PDF laid out by reportlab from ``story``: strings are paragraphs, "PAGE" starts a new page,
+    anything else (a table) is placed as it is."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer
+
+    style = getSampleStyleSheet()["Normal"]
+    flow = []
+    for item in story:
+        if item == "PAGE":
+            flow.append(PageBreak())
+        elif isinstance(item, str):
+            flow += [Paragraph(item, style), Spacer(1, 8)]
+        else:
+            flow += [item, Spacer(1, 8)]
+    SimpleDocTemplate(str(path), pagesize=A4, title="", author="").build(flow)
+    return path
+
+
+def write_table_pdf(path: Path) -> Path:
+    """Two pages: a paragraph, then paragraphs around a ruled table of locks and their keepers."""
+    return write_reportlab_pdf(path, [
+        "The canal trust reports on its waterways every spring.", "PAGE",
+        "The trust keeps four locks on two waterways.", ruled_table(LOCK_ROWS),
+        "Keepers are paid by the trust and inspected every spring."])
+
+
 class Fact:
     def __init__(self, source: str, question: str, word: str, sentence: str, location: str):
         self.source, self.question, self.word, self.sentence, self.location = source, question, word, sentence, location
@@ -193,13 +238,15 @@ FACTS = {
                 "The Quillon dam holds 7,450 megalitres of water.", "text read by OCR"),
     "pdf-scan": Fact("ferry.pdf", "How many cars does the ferry Osprey carry?", "Osprey",
                      "The ferry Osprey carries 212 cars.", "page 2, text read by OCR"),
+    "pdf-table": Fact("locks.pdf", "Who keeps the Harrowgate lock?", "Harrowgate",
+                      "Petra Vance keeps the Harrowgate lock.", "page 2"),
     "pdf-text": Fact("ferry.pdf", "What did the harbour board decide about mooring fees?", "mooring",
                      "The harbour board froze the mooring fees.", "page 1"),
 }
 
 
 # One question per kind of document for the test with the real models (each answer takes seconds).
-ONE_PER_KIND = ["csv", "xlsx", "pptx", "epub", "eml", "md", "html", "docx", "png", "pdf-scan"]
+ONE_PER_KIND = ["csv", "xlsx", "pptx", "epub", "eml", "md", "html", "docx", "png", "pdf-scan", "pdf-table"]
 
 
 def names_place(location: str, expected: str) -> bool:
@@ -229,6 +276,7 @@ def write_all(root: Path) -> Path:
     write_docx(root / "hall.docx")
     write_png(root / "dam.png")
     write_mixed_pdf(root / "ferry.pdf")
+    write_table_pdf(root / "locks.pdf")
     return root
 
 
