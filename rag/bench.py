@@ -165,8 +165,9 @@ def run_bench(settings: Settings, *, quick: bool = False, out: str | Path = "ben
         step("stages", bench_answers, settings, plan, qs, answer_index, res)
         from .bench_speed import bench_builds, bench_cold_start
 
-        step("cold", lambda: bench_cold_start(settings, answer_index, qs[0].text, res, runs=plan.cold_runs))
         builds = [str(Path(p).expanduser()) for p in (llama_builds or [])]
+        step("cold", lambda: bench_cold_start(settings, answer_index, qs[0].text, res, runs=plan.cold_runs,
+                                              pythons=builds))
         if builds:
             asked = qs[: plan.max_questions] if plan.max_questions else qs
             step("builds", lambda: bench_builds(settings, builds, answer_index, asked, res,

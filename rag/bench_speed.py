@@ -43,7 +43,10 @@ t_q = time.monotonic()
 a = eng.answer(sys.argv[4])
 marks["first_token"] = marks["prefix_ready"] + (a.timings.get("first_token_s") or 0.0)
 marks["answer"] = time.time() - t_start
+import llama_cpp
 print(json.dumps({"marks": marks, "prefix": how, "abstained": a.abstained, "answer": a.answer,
+                  "system": llama_cpp.llama_print_system_info().decode("utf-8", "replace"),
+                  "model_file": str(getattr(gen, "model_path", "")),
                   "prompt_tokens": a.timings.get("prompt_tokens"), "cached_tokens": a.timings.get("cached_tokens")}))
 """
 
@@ -88,33 +91,44 @@ def prefix_states(settings: Settings) -> list[Path]:
 
 
 def bench_cold_start(settings: Settings, index_dir: Path, question: str, res: dict, *, runs: int = 3,
-                     python: str | None = None) -> None:
-    """A new process answering ``question``: phases without, then with, the saved prefix state; and
-    `rag ask` from the shell (``runs`` times, the median), with the state saved by the first run."""
+                     pythons: list[str] | None = None) -> None:
+    """A new process answering ``question``, for this Python's llama.cpp build and each of
+    ``pythons``: phases without, then with, the saved prefix state; and `rag ask` from the shell
+    (``runs`` times, the median), with the state saved by the first run."""
     from . import prefix_state
 
-    python = python or sys.executable
-    _cold_once(settings, python, index_dir, question)         # untimed: files in the page cache, state saved
-    for p in prefix_states(settings):
-        prefix_state.forget(p)
-    without = _cold_once(settings, python, index_dir, question)
-    with_state = _cold_once(settings, python, index_dir, question)
-    shell = [_shell_ask(settings, python, index_dir, question) for _ in range(runs)]
-    res["cold"] = {"question": question, "without_state": without, "with_state": with_state,
-                   "rag_ask_s": [round(x, 2) for x in shell], "rag_ask_median_s": round(median(shell), 2)}
+    out = []
+    for python in [sys.executable, *(pythons or [])]:
+        _cold_once(settings, python, index_dir, question)     # untimed: files in the page cache, state saved
+        for p in prefix_states(settings):
+            prefix_state.forget(p)
+        without = _cold_once(settings, python, index_dir, question)
+        with_state = _cold_once(settings, python, index_dir, question)
+        shell = [_shell_ask(settings, python, index_dir, question) for _ in range(runs)]
+        out.append({"python": python, "build": _build_label(with_state["system"]),
+                    "model_file": Path(with_state["model_file"]).name, "without_state": without,
+                    "with_state": with_state, "rag_ask_s": [round(x, 2) for x in shell],
+                    "rag_ask_median_s": round(median(shell), 2)})
+    res["cold"] = {"question": question, "builds": out}
 
 
 def report_lines(cold: dict) -> list[str]:
-    a, b = cold["without_state"], cold["with_state"]
-    lines = [f"A new process answering “{cold['question']}”, phase by phase (seconds from the start of the process; "
-             "files already in the page cache). Without: the prefix state is read by the model; with: it is loaded "
-             "from `models/states/`.", "",
-             "| phase | without saved state | with saved state |", "| --- | --- | --- |"]
+    builds = cold["builds"]
+    lines = [f"A new process answering “{cold['question']}”, phase by phase (seconds; files already in the page "
+             "cache), for each llama.cpp build. Without: the prompt's fixed part is read by the model; with: its "
+             "state is loaded from `models/states/`.", ""]
+    head = ["phase"] + [f"{b['build']} ({b['model_file']}) {w}" for b in builds for w in ("without", "with")]
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for key, label in PHASES:
-        lines.append(f"| {label} | {a['phases_s'][key]:.2f} | {b['phases_s'][key]:.2f} |")
-    lines.append(f"| **total** | **{a['total_s']:.2f}** | **{b['total_s']:.2f}** |")
-    lines += ["", f"`rag ask \"…\"` from the shell, end to end (no server running; {len(cold['rag_ask_s'])} runs): "
-              f"median **{cold['rag_ask_median_s']:.2f} s** ({', '.join(f'{x:.2f}' for x in cold['rag_ask_s'])})."]
+        lines.append(f"| {label} | " + " | ".join(f"{b[w]['phases_s'][key]:.2f}" for b in builds
+                                                   for w in ("without_state", "with_state")) + " |")
+    lines.append("| **total** | " + " | ".join(f"**{b[w]['total_s']:.2f}**" for b in builds
+                                               for w in ("without_state", "with_state")) + " |")
+    lines.append("")
+    for b in builds:
+        lines.append(f"- {b['build']}: `rag ask \"…\"` from the shell, end to end (no server running; "
+                     f"{len(b['rag_ask_s'])} runs): median **{b['rag_ask_median_s']:.2f} s** "
+                     f"({', '.join(f'{x:.2f}' for x in b['rag_ask_s'])}).")
     return lines
 
 
