@@ -86,3 +86,13 @@ def test_the_real_tokenizer_sees_no_marker_from_a_document():
     # and without the neutralising, the same document would have opened turns of its own
     raw = llm.tokenize(INJECTION.encode(), add_bos=False, special=True)
     assert raw.count(im_start[0]) == 2
+
+
+def test_every_prompt_starts_with_the_fixed_part_which_ends_where_the_passages_begin():
+    gen = FakeGenerator("x")
+    fixed = prompts.fixed_part(gen)
+    assert fixed.endswith("<passages>\n") and "Question:" not in fixed.rsplit("<passages>", 1)[-1]
+    for question, texts in [("When was it built?", ["The tower was built in 1871."]),
+                            ("Who?", ["One.", "Two.", "Three.", "Four.", "Five."])]:
+        passages = [Passage(i, t, None) for i, t in enumerate(texts, 1)]
+        assert gen.render(prompts.build(question, passages)).startswith(fixed)
