@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from pathlib import Path
 
 from .config import Settings
@@ -34,24 +35,50 @@ def local_url(host: str, port: int) -> str:
 
 
 @contextlib.contextmanager
-def recorded(settings: Settings, host: str, port: int, *, token_required: bool):
+def recorded(settings: Settings, host: str, port: int, *, token_required: bool, listening=None):
+    """Keep ``<index>/serve.json`` while the block runs; with ``listening`` (a callable), write it
+    only once that says the server accepts connections, so `rag ask` never finds a server that
+    cannot answer yet."""
     path = Path(settings.index_dir) / RECORD
     record = {"url": local_url(host, port), "pid": os.getpid(), "token_required": token_required,
               **identity(settings)}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, path)
-    except OSError:
-        path = None            # a read-only index folder: `rag ask` simply will not find this server
+    done = threading.Event()
+    lock = threading.Lock()
+    written: list[Path] = []
+
+    def write() -> None:
+        with lock:
+            if done.is_set():
+                return
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(record))
+                os.replace(tmp, path)
+                written.append(path)
+            except OSError:
+                pass           # a read-only index folder: `rag ask` simply will not find this server
+
+    def write_when_listening() -> None:
+        while not done.is_set():
+            if listening():
+                write()
+                return
+            done.wait(0.05)
+
+    if listening is None:
+        write()
+    else:
+        threading.Thread(target=write_when_listening, name="rag-serve-record", daemon=True).start()
     try:
         yield record
     finally:
-        if path is not None:
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(path.read_text()).get("pid") == os.getpid():
-                    path.unlink()
+        with lock:
+            done.set()
+            if written:
+                with contextlib.suppress(OSError, ValueError):
+                    if json.loads(path.read_text()).get("pid") == os.getpid():
+                        path.unlink()
 
 
 def _alive(pid) -> bool:

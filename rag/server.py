@@ -293,7 +293,7 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
     if threading.current_thread() is threading.main_thread():
         # uvicorn stops on SIGTERM, then raises it again: end as on Ctrl-C, so the record is removed.
         signal.signal(signal.SIGTERM, _exit_quietly)
-    with serve_record.recorded(settings, host, port, token_required=bool(token)):
+    with serve_record.recorded(settings, host, port, token_required=bool(token), listening=lambda: server.started):
         server.run()
 
 
