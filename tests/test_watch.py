@@ -99,8 +99,11 @@ def test_rag_watch_command_rebuilds_and_stops_on_interrupt(tmp_path):
                     "rag.pipeline.shared_embedder = lambda settings: FakeEmbedder()\n"
                     "from rag.cli import main\nsys.exit(main(sys.argv[1:]))\n" % str(Path(__file__).parent))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    # Ctrl+C reaches the command as in a terminal, even if something in this test process has set
+    # SIGINT to be ignored (a child inherits that, and Python then never raises KeyboardInterrupt).
     proc = subprocess.Popen([sys.executable, str(hook), "watch", "--seeds", str(seeds), "--index", str(index_dir),
-                             "--debounce", "0.3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--debounce", "0.3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert wait_for(lambda: indexed_sources(index_dir) == {"a.txt"}, 60)
         (seeds / "b.txt").write_text("The ferry leaves at seven.\n")
