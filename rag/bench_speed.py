@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .bench_common import _child_env, median, p95
 from .config import REPO_ROOT, Settings
+from .convert import build_name
 
 _COLD_CHILD = r"""
 import json, sys, time
@@ -57,14 +58,26 @@ PHASES = [("python_started", "interpreter start"), ("imports", "imports"), ("mod
           ("exit", "process exit")]
 
 
+def _run(settings: Settings, args: list[str], what: str, timeout: float = 600) -> str:
+    """Run a child Python with the benchmark's environment; its standard output, or RuntimeError
+    with the last line it wrote to standard error."""
+    proc = subprocess.run(args, capture_output=True, text=True, env=_child_env(settings), cwd=str(REPO_ROOT),
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return proc.stdout
+
+
+def _last_json(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
 def _cold_once(settings: Settings, python: str, index_dir: Path, question: str) -> dict:
     t0 = time.time()
-    proc = subprocess.run([python, "-c", _COLD_CHILD, str(settings.seeds_dir), str(index_dir), repr(t0), question],
-                          capture_output=True, text=True, env=_child_env(settings), cwd=str(REPO_ROOT), timeout=600)
+    stdout = _run(settings, [python, "-c", _COLD_CHILD, str(settings.seeds_dir), str(index_dir), repr(t0), question],
+                  "cold-start child failed")
     end = time.time() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"cold-start child failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _last_json(stdout)
     out["marks"]["exit"] = end
     prev, phases = 0.0, {}
     for key, _ in PHASES:
@@ -78,16 +91,9 @@ def _cold_once(settings: Settings, python: str, index_dir: Path, question: str) 
 
 def _shell_ask(settings: Settings, python: str, index_dir: Path, question: str) -> float:
     t0 = time.monotonic()
-    proc = subprocess.run([python, "-m", "rag.cli", "ask", "--seeds", str(settings.seeds_dir), "--index",
-                           str(index_dir), question], capture_output=True, text=True,
-                          env=_child_env(settings), cwd=str(REPO_ROOT), timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"rag ask failed: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+    _run(settings, [python, "-m", "rag.cli", "ask", "--seeds", str(settings.seeds_dir), "--index", str(index_dir),
+                    question], "rag ask failed")
     return time.monotonic() - t0
-
-
-def prefix_states(settings: Settings) -> list[Path]:
-    return sorted((Path(settings.models_dir) / "states").glob("prefix-*.kv"))
 
 
 def bench_cold_start(settings: Settings, index_dir: Path, question: str, res: dict, *, runs: int = 3,
@@ -100,12 +106,12 @@ def bench_cold_start(settings: Settings, index_dir: Path, question: str, res: di
     out = []
     for python in [sys.executable, *(pythons or [])]:
         _cold_once(settings, python, index_dir, question)     # untimed: files in the page cache, state saved
-        for p in prefix_states(settings):
+        for p in prefix_state.saved(prefix_state.state_dir(settings.models_dir)):
             prefix_state.forget(p)
         without = _cold_once(settings, python, index_dir, question)
         with_state = _cold_once(settings, python, index_dir, question)
         shell = [_shell_ask(settings, python, index_dir, question) for _ in range(runs)]
-        out.append({"python": python, "build": _build_label(with_state["system"]),
+        out.append({"python": python, "build": build_name(with_state["system"]),
                     "model_file": Path(with_state["model_file"]).name, "without_state": without,
                     "with_state": with_state, "rag_ask_s": [round(x, 2) for x in shell],
                     "rag_ask_median_s": round(median(shell), 2)})
@@ -159,23 +165,14 @@ print(json.dumps({"system": llama_cpp.llama_print_system_info().decode().strip()
 """
 
 
-def _build_label(system: str) -> str:
-    flags = {part.split("=")[0].strip() for part in system.replace("|", "/").split("/") if part.strip().endswith("= 1")}
-    return "AVX-512" if "AVX512" in flags else "AVX2" if "AVX2" in flags else "other"
-
-
 def bench_builds(settings: Settings, pythons: list[str], index_dir: Path, questions, res: dict, *,
                  max_answer_tokens: int, rounds: int = 1, found=None) -> None:
     """The same warm answers with each Python environment's llama-cpp-python build."""
     out = []
     for python in [sys.executable, *pythons]:
-        proc = subprocess.run([python, "-c", _BUILD_CHILD, str(settings.seeds_dir), str(index_dir),
-                               json.dumps([q.text for q in questions]), str(max_answer_tokens), str(rounds)],
-                              capture_output=True, text=True, env=_child_env(settings), cwd=str(REPO_ROOT),
-                              timeout=6 * 3600)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{python}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
-        d = json.loads(proc.stdout.strip().splitlines()[-1])
+        d = _last_json(_run(settings, [python, "-c", _BUILD_CHILD, str(settings.seeds_dir), str(index_dir),
+                                       json.dumps([q.text for q in questions]), str(max_answer_tokens), str(rounds)],
+                            python, timeout=6 * 3600))
         rows = d["rows"]
         first = sorted(r["first_token_s"] for r in rows if r["first_token_s"] is not None)
         pp = [r["new_tokens"] / r["prompt_eval_s"] for r in rows if r.get("prompt_eval_s")]
@@ -184,7 +181,7 @@ def bench_builds(settings: Settings, pythons: list[str], index_dir: Path, questi
         by_q = {q.text: q for q in questions}
         right = sum(1 for r in rows if found and by_q[r["question"]].expect and not r["abstained"]
                     and found(r["answer"], by_q[r["question"]].expect))
-        out.append({"python": python, "build": _build_label(d["system"]), "system": d["system"],
+        out.append({"python": python, "build": build_name(d["system"]), "system": d["system"],
                     "model_file": Path(d["model_file"]).name, "answers": len(rows),
                     "first_token_median_s": median(first), "first_token_p95_s": p95(first),
                     "total_median_s": median([r["total_s"] for r in rows]),

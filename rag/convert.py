@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError, ModelError
-from .models import sha256_file
+from .models import sha256_file, write_json
 
 VARIANTS = ("auto", "original", "q8_0")
 _FTYPES = {"q8_0": 7}         # llama.cpp's LLAMA_FTYPE_MOSTLY_Q8_0
@@ -31,8 +31,12 @@ def build_has_avx512() -> bool:
     """Whether the installed llama.cpp was built with AVX-512 (and so reads Q4_K_M prompts fast)."""
     import llama_cpp
 
-    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-    return "AVX512 = 1" in info
+    return build_name(llama_cpp.llama_print_system_info().decode("utf-8", "replace")) == "AVX-512"
+
+
+def build_name(system_info: str) -> str:
+    """The widest x86 vector set in llama.cpp's ``llama_print_system_info`` text."""
+    return "AVX-512" if "AVX512 = 1" in system_info else "AVX2" if "AVX2 = 1" in system_info else "other"
 
 
 def wanted(variant: str) -> str:
@@ -81,17 +85,8 @@ def usable(copy: Path, source_sha256: str, ftype: str) -> bool:
     if sha256_file(copy) != side.get("sha256"):
         return False
     side["stamp"] = _stamp(copy)          # the same bytes with new file times: remember the check
-    _write_json(_sidecar(copy), side)
+    write_json(_sidecar(copy), side)
     return True
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def _llama_quantize(src: Path, dst: Path, ftype: str) -> None:
@@ -139,7 +134,7 @@ def make(original: Path, source_sha256: str, ftype: str, *,
             partial.unlink(missing_ok=True)
             raise
         side["stamp"] = _stamp(copy)
-        _write_json(_sidecar(copy), side)
+        write_json(_sidecar(copy), side)
     return copy
 
 

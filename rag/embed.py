@@ -13,7 +13,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from .models import embedding_model_path, sha256_file
+from .models import embedding_model_path, sha256_file, write_json
 
 
 class Embedder(Protocol):
@@ -146,20 +146,8 @@ def cached_onnx_model(model_dir, cache_dir):
     except (OSError, ValueError, AttributeError, TypeError):
         return None
     if len(stamp.get("also", [])) != known:
-        _write_stamp(cache_dir, stamp)
+        write_json(cache_dir / ONNX_STAMP, stamp)
     return onnx_path
-
-
-def _write_stamp(cache_dir, stamp: dict) -> None:
-    """Write the export's stamp atomically (best effort: a read-only folder only costs a re-check)."""
-    import json
-
-    tmp = cache_dir / f"{ONNX_STAMP}.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(json.dumps(stamp, indent=1))
-        os.replace(tmp, cache_dir / ONNX_STAMP)
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def _same_weights(source: dict, model_dir, stamp: dict) -> bool:
@@ -256,7 +244,7 @@ def export_onnx_model(model_dir, cache_dir, *, force: bool = False):
         weights = model_dir / source["weights"] if source.get("weights") else None
         stamp = {"source": source, "weights_sha256": sha256_file(weights) if weights else "",
                  "size": final.stat().st_size, "sha256": sha256_file(final)}
-        _write_stamp(cache_dir, stamp)
+        write_json(cache_dir / ONNX_STAMP, stamp)
         return final
 
 

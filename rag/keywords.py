@@ -8,13 +8,14 @@ the chunks. The build itself does not make it, so its memory stays bounded by on
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
+
+from .models import sha256_file
 
 KEYWORD_DIR = "bm25"
 STAMP = "stamp.json"
@@ -35,10 +36,6 @@ def keyword_index(texts: list[str]):
     return bm25
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _identity(snapshot) -> dict:
     return {"format": 1, "chunks_sha256": snapshot.manifest.get("checksums", {}).get("chunks.jsonl", ""),
             "chunks": len(snapshot.chunks)}
@@ -54,7 +51,7 @@ def load_saved(snapshot):
         if stamp.get("identity") != _identity(snapshot) or not stamp.get("files"):
             return None
         for name, digest in stamp["files"].items():
-            if _sha256(folder / name) != digest:
+            if sha256_file(folder / name) != digest:
                 return None
         bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
     except Exception:  # noqa: BLE001 - missing, damaged or foreign: built again from the chunks
@@ -70,7 +67,7 @@ def save(snapshot, bm25) -> bool:
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{KEYWORD_DIR}-", dir=snapshot.path))
         bm25.save(str(tmp), show_progress=False)
-        files = {p.name: _sha256(p) for p in tmp.iterdir() if p.is_file()}
+        files = {p.name: sha256_file(p) for p in tmp.iterdir() if p.is_file()}
         (tmp / STAMP).write_text(json.dumps({"identity": _identity(snapshot), "files": files}))
         if folder.exists():
             shutil.rmtree(folder)

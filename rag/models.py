@@ -124,17 +124,25 @@ def verify(path: Path, spec: ModelSpec) -> None:
 
 
 def _write_stamp(path: Path, spec: ModelSpec) -> None:
-    """Record a successful check (atomically; best effort: a read-only folder only costs a re-hash)."""
-    stamp = _stamp_path(path)
-    tmp = stamp.with_name(f"{stamp.name}.{os.getpid()}.tmp")
+    """Record a successful check (best effort: a read-only folder only costs a re-hash)."""
+    write_json(_stamp_path(path), _file_stamp(path, spec))
+
+
+def write_json(path: Path, data: dict) -> bool:
+    """Write ``data`` as JSON to ``path`` atomically (a temporary file, then a rename); best effort:
+    False, and nothing left behind, when the folder cannot be written."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(_file_stamp(path, spec)))
-        os.replace(tmp, stamp)
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, path)
+        return True
     except OSError:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
+        return False
 
 
 def check_gguf(path: Path) -> None:

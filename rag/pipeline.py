@@ -10,10 +10,9 @@ import sys
 import threading
 import time
 import unicodedata
-from pathlib import Path
 from typing import Iterator
 
-from . import convert, dates, evidence, followup, models, prompt as prompts
+from . import convert, dates, evidence, followup, models, prefix_state, prompt as prompts
 from .answer import Answer, Citation, Sources
 from .chunk import Chunker
 from .config import Settings
@@ -63,7 +62,7 @@ def shared_generator(settings: Settings) -> Generator:
     with _shared_lock:
         if key not in _generators:
             _generators[key] = LlamaCppGenerator(path, name=name, n_ctx=settings.n_ctx, threads=settings.threads,
-                                                 state_dir=Path(settings.models_dir) / "states")
+                                                 state_dir=prefix_state.state_dir(settings.models_dir))
         return _generators[key]
 
 

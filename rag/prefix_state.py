@@ -21,8 +21,20 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from .models import write_json
+
 FORMAT = 1
 MAGIC = b"RAGKV1\n"
+
+
+def state_dir(models_dir: Path) -> Path:
+    """Where the saved states of the models in ``models_dir`` are kept."""
+    return Path(models_dir) / "states"
+
+
+def saved(folder: Path) -> list[Path]:
+    """The saved states in ``folder``."""
+    return sorted(Path(folder).glob("prefix-*.kv"))
 
 
 def identity(llm, model_path: Path, tokens: Sequence[int], settings: dict) -> dict:
@@ -71,19 +83,16 @@ def save(llm, path: Path, ident: dict) -> bool:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
-        side = dict(ident, state_size=len(data), state_sha256=hashlib.sha256(data).hexdigest())
-        tmp_side = _sidecar(path).with_name(f"{_sidecar(path).name}.{os.getpid()}.tmp")
-        tmp_side.write_text(json.dumps(side, indent=1))
         os.replace(tmp, path)
-        os.replace(tmp_side, _sidecar(path))
-        return True
     except OSError:
-        for p in (tmp, _sidecar(path).with_name(f"{_sidecar(path).name}.{os.getpid()}.tmp")):
-            try:
-                p.unlink(missing_ok=True)
-            except OSError:
-                pass
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
         return False
+    # A state whose sidecar is missing or older fails ``check`` and is made again.
+    return write_json(_sidecar(path), dict(ident, state_size=len(data),
+                                           state_sha256=hashlib.sha256(data).hexdigest()))
 
 
 def check(path: Path, ident: dict) -> bytes | None:
