@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,20 @@ def _child_env(settings: Settings) -> dict:
     env.pop("RAG_SEEDS_DIR", None)
     env.pop("RAG_INDEX_DIR", None)
     return env
+
+
+def _run(settings: Settings, args: list[str], what: str, timeout: float = 600) -> str:
+    """Run a child Python with the benchmark's environment; its standard output, or RuntimeError
+    with the last line it wrote to standard error."""
+    proc = subprocess.run(args, capture_output=True, text=True, env=_child_env(settings), cwd=str(REPO_ROOT),
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return proc.stdout
+
+
+def _last_json(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _free_port() -> int:

@@ -7,16 +7,14 @@
 """
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .bench_common import Plan, Question, _child_env, _log, _ms, corpus_words, median, p95, peak_rss_mb
-from .config import REPO_ROOT, Settings
+from .bench_common import Plan, Question, _last_json, _log, _run, _ms, corpus_words, median, p95, peak_rss_mb
+from .config import Settings
 
 DIM = 384
 
@@ -64,12 +62,8 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "build_s": r.seconds, 
 
 
 def _run_child(settings: Settings, seeds: Path, index: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(seeds), str(index)], capture_output=True, text=True,
-                          env=_child_env(settings), cwd=str(REPO_ROOT), timeout=6 * 3600)
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"index build failed: {tail}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _last_json(_run(settings, [sys.executable, "-c", _CHILD, str(seeds), str(index)], "index build failed",
+                           timeout=6 * 3600))
 
 
 def bench_indexing(settings: Settings, plan: Plan, work: Path, res: dict) -> None:

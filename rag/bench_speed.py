@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .bench_common import _child_env, median, p95
-from .config import REPO_ROOT, Settings
+from .bench_common import _last_json, _run, median, p95
+from .config import Settings
 from .convert import build_name
 
 _COLD_CHILD = r"""
@@ -56,20 +55,6 @@ PHASES = [("python_started", "interpreter start"), ("imports", "imports"), ("mod
           ("llm_loaded", "LLM load"), ("prefix_ready", "prompt's fixed part into the KV cache"),
           ("first_token", "question to first token"), ("answer", "rest of the verified answer"),
           ("exit", "process exit")]
-
-
-def _run(settings: Settings, args: list[str], what: str, timeout: float = 600) -> str:
-    """Run a child Python with the benchmark's environment; its standard output, or RuntimeError
-    with the last line it wrote to standard error."""
-    proc = subprocess.run(args, capture_output=True, text=True, env=_child_env(settings), cwd=str(REPO_ROOT),
-                          timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{what}: {(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
-    return proc.stdout
-
-
-def _last_json(stdout: str) -> dict:
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _cold_once(settings: Settings, python: str, index_dir: Path, question: str) -> dict:
