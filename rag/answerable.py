@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .text import (QUESTION_WORDS, STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem,
-                   strip_markers, words)
+                   strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -123,18 +123,22 @@ _NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve
 
 
 def expected_kind(question: str) -> str | None:
-    """What kind of fact the question asks for: 'number', 'time', 'colour', 'country', 'name' or None
-    (anything)."""
+    """What kind of fact the question asks for: 'number', 'time', 'colour', 'country', 'name', 'reason'
+    or None (anything)."""
     q = " " + " ".join(words(question)) + " "
     if any(k in q for k in (" how much ", " how many ", " how long ", " how tall ", " how old ", " how far ",
                             " how big ", " how large ", " how heavy ", " how fast ", " what percentage ",
                             " what price ", " price ", " cost ", " percent ", " what caliber ", " what calibre ",
                             " what temperature ", " what age ")):
         return "number"
+    if _WHAT_AMOUNT.search(q):
+        return "number"
     if " what colour " in q or " what color " in q or " which colour " in q or " which color " in q:
         return "colour"
-    if q.startswith(" when ") or any(k in q for k in (" what year ", " what date ", " which year ", " release date ",
-                                                      " premiere date ", " the date of ", " what day ")):
+    if q.startswith(" why ") or any(k in q for k in (" for what reason ", " what is the reason ", " what was the reason ")):
+        return "reason"
+    if q.startswith(" when ") or _WHAT_TIME.search(q) or any(k in q for k in (" release date ", " premiere date ",
+                                                                               " the date of ")):
         return "time"
     if _WHICH_COUNTRY.search(q):
         return "country"
@@ -143,6 +147,9 @@ def expected_kind(question: str) -> str | None:
     return None
 
 
+# 'What tariff rate …', 'What share of …', 'What proportion …': an amount, under another word.
+_WHAT_AMOUNT = re.compile(r" (?:what|which)(?: \w+)? (?:rate|rates|share|proportion|percentage|amount|sum|total) ")
+_WHAT_TIME = re.compile(r" (?:what|which) (?:day|days|date|dates|year|years|month|months|decade|century) ")
 _WHICH_COUNTRY = re.compile(r" (?:which|what) (?:other )?(?:country|countries|nation|nations) ")
 # Abbreviations are matched as written ('US', not the pronoun 'us').
 _COUNTRY_ABBREVIATIONS = re.compile(r"(?<![\w.])(?:U\.S\.A\.?|U\.S\.?|USA|US|U\.K\.?|UK|UAE|PRC|DPRK)(?![\w])")
@@ -193,6 +200,8 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
                    for w in new_words)
     if kind == "time":
         return has_number or any(w in _MONTHS for w in new_words)
+    if kind == "reason":
+        return bool(_REASON.search(fold(plain)))
     if kind == "colour":
         return any(w in _COLOURS or w.removesuffix("ish") in _COLOURS for w in new_words)
     if kind == "country":    # 'Which other countries …' is not answered by 'Tokyo' or by the question's 'U.S.'
@@ -206,6 +215,12 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
                 and fold(tok) not in _MONTHS and not (i == 0 and tok.lower() in STOPWORDS):
             return True
     return False
+
+
+# Words that give a cause or a purpose: what an answer to 'why' must hold.
+_REASON = re.compile(r"\b(?:because|due to|owing to|thanks to|since|so that|in order to|so as to|as a result|"
+                     r"results? of|caused by|causes?|led to|leads to|reasons?|as (?:it|they|he|she|we|its|their|this|there)|"
+                     r"(?:over|after|for|from) (?:a|an|the|its|their|his|her|fears?|concerns?|complaints?))\b")
 
 
 _FULL_NAME = re.compile(r"\b([A-Z][\w'’-]+)\s+([A-Z][\w'’-]+)")
@@ -251,6 +266,8 @@ def adds_nothing(question: str, answer: str) -> bool:
     first = words(question)[:1]
     if first and first[0] in _YES_NO:
         return False
+    if numbers(strip_markers(answer)) - numbers(question):
+        return False          # a number is a fact: 'France joined the agreement in 1911'
     asked = set(content_words(question))
     said = set(content_words(strip_markers(answer)))
     return bool(said) and said <= asked
@@ -284,9 +301,23 @@ def operators(question: str) -> list[str]:
     return [t for t in tokens if len(t) >= 2 and not any(ch.isalnum() for ch in t)]
 
 
-def unrelated(question: str, answer: str) -> bool:
-    """A sentence of more than a few words sharing no content word (or word root) with the question
-    does not answer it ('Who directed The Avengers?' -> 'Robert Downey Jr. says they'd still be
-    shooting it'). A short answer ('Manuel Neuer') may be only the fact asked for."""
+# Words that name the kind of fact asked, not what it is about ('In which year …', 'Which country …').
+_KIND_WORDS = frozenset("year date day time month much many number amount country city place name kind type".split())
+
+
+def misses_the_question(question: str, answer: str) -> bool:
+    """A sentence of more than a few words that gives none of the words of what the question asks
+    (its words other than names and the kind of fact wanted; all its words when that is all it has)
+    answers something else: 'Who won Japan's 2022 election?' is not answered by 'Takaichi is
+    Japan's first female leader …', nor 'Who directed The Avengers?' by 'Robert Downey Jr. says
+    they'd still be shooting it'. A short answer ('Manuel Neuer') may be only the fact asked for."""
     plain = strip_markers(answer)
-    return len(words(plain)) > 4 and not shares_root(set(content_words(question)), set(content_words(plain)))
+    if len(words(plain)) <= 4:
+        return False
+    names = {w for run in question_name_runs("x " + question) for w in run}
+    plain_q = [w.removesuffix("'s").removesuffix("’s") for w in words(question)]
+    asked = {verb_stem(w) for w in plain_q if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1
+             and not w.isdigit() and w not in names and w not in _KIND_WORDS} or set(content_words(question))
+    said = {verb_stem(w) for w in words(plain)} | set(content_words(plain))
+    return bool(asked) and not shares_root(asked, said)
+

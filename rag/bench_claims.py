@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .chunk import split_sentences
-from .claim import NUMBER_SPAN, name_spans, alternatives, lowercase_words
+from .relation import alternatives
+from .wording import NUMBER_SPAN, lowercase_words, name_spans
 from .documents import read_text
-from .text import fold
+from .text import STOPWORDS, fold
 from .verify import support
 
 WRITTEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "claims.jsonl"
@@ -69,18 +70,22 @@ def _cases(rid: str, question: str, passage: str, sentence: str, answer: str) ->
     else:
         others = [t for t, _ in name_spans(passage, lower)
                   if _party(t) and fold(t) != fold(written) and fold(t) not in fold(written)]
-    others = [o for o in others if fold(o) not in fold(sentence)]
+    others = [o for o in others if fold(o) not in fold(sentence) and fold(written) not in fold(o)]
     if others:
         out.append(Case(f"{rid}-moved", question, passage, sentence.replace(written, others[0], 1), False, "moved"))
     names = [t for t, _ in name_spans(sentence, lower) if _party(t)]
     between = sentence[sentence.find(names[0]) + len(names[0]):sentence.find(names[1])].split() if len(names) >= 2 else []
     if len(names) >= 2 and fold(names[0]) != fold(names[1]) and 1 <= len(between) <= 4 \
-            and all(w[:1].islower() for w in between):      # two parties joined by a few words: 'A bought B'
+            and all(w[:1].islower() for w in between) \
+            and any(fold(w).strip(".,;:") not in STOPWORDS for w in between):
+        # two parties joined by a few words that relate them ('A bought B'); not 'A and B', 'A in B'
+        # or 'A of B', where the swap says the same thing or nothing
         a, b = names[0], names[1]
         swapped = re.sub(re.escape(a) + "|" + re.escape(b), lambda m: b if m.group(0) == a else a, sentence, count=2)
         out.append(Case(f"{rid}-reversed", question, passage, swapped, False, "reversed"))
     asked = [t for t, _ in name_spans(question, lowercase_words(question)) if t in sentence and t != written]
-    outside = [t for t, _ in name_spans(passage, lower) if t not in sentence and _party(t)]
+    outside = [t for t, _ in name_spans(passage, lower) if t not in sentence and _party(t)
+               and not any(fold(a) in fold(t) or fold(t) in fold(a) for a in asked)]
     if asked and outside:
         out.append(Case(f"{rid}-other", question, passage, sentence.replace(asked[0], outside[0], 1), False,
                         "other_entity"))

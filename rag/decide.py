@@ -3,9 +3,9 @@ documents do not answer this". Each step is a named check that gives a reason wh
 
 The model's answer is used when the verifier kept some of it and every answer check passes:
   on_topic         — the passages it cites are about what the question names;
-  adds_a_fact      — it does more than repeat the question;
+  adds_a_fact      — it does more than repeat the question, and says something of what it asks;
   cites_strong     — it does not cite a passage far less relevant than the best one;
-  states_kind      — it states the kind of fact asked for (a number, a date, a name);
+  states_kind      — it states the kind of fact asked for (a number, a date, a name, a reason);
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
@@ -19,7 +19,8 @@ from typing import Callable
 
 from . import answerable
 from .evidence import Passage
-from .claim import alternatives, answering_statement
+from .claim import answering_statement
+from .relation import alternatives
 from .judge import fills_gap
 from .text import content_words
 from .verify import Verdict
@@ -99,8 +100,8 @@ def on_topic(question: str, cited: list[Passage], passages: list[Passage]) -> st
 def adds_a_fact(question: str, text: str) -> str:
     if answerable.adds_nothing(question, text):
         return "it only repeats the question"
-    if answerable.unrelated(question, text):
-        return "it shares no word with the question"
+    if answerable.misses_the_question(question, text):
+        return "it says nothing of what the question asks"
     return ""
 
 

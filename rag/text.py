@@ -51,6 +51,25 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(w)
 
 
+# Irregular English verbs: the past forms a stemmer leaves apart from the present ('won'/'wins').
+_IRREGULAR = dict(pair.split(":") for pair in """
+won:win paid:pay sold:sell bought:buy made:make took:take taken:take gave:give given:give led:lead ran:run
+fell:fall fallen:fall rose:rise risen:rise grew:grow grown:grow began:begin begun:begin wrote:write
+written:write held:hold met:meet left:leave found:find told:tell built:build spent:spend struck:strike
+brought:bring became:become came:come went:go gone:go saw:see seen:see knew:know known:know chose:choose
+chosen:choose drew:draw drawn:draw flew:fly threw:throw sank:sink shot:shoot stood:stand lost:lose
+sent:send kept:keep felt:feel got:get sought:seek taught:teach caught:catch fought:fight forgot:forget
+hid:hide hit:hit laid:lay lent:lend lit:light meant:mean rode:ride rang:ring sang:sing sat:sit slept:sleep
+spoke:speak spoken:speak stole:steal swore:swear swam:swim tore:tear woke:wake wore:wear wound:wind
+broke:break broken:break drove:drive driven:drive ate:eat eaten:eat froze:freeze shook:shake
+""".split())
+
+
+def verb_stem(word: str) -> str:
+    """The stem of a folded word, an irregular past form as its present ('won' -> 'win', 'paid' -> 'pay')."""
+    return stem(_IRREGULAR.get(word, word))
+
+
 def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from .chunk import split_sentences
-from .claim import Statement, find as find_statement, same_word
+from .claim import Statement, find as find_statement
+from .wording import same_word
 from .evidence import Passage
 from .prompt import NOT_FOUND
 from .text import citation_markers, content_words, fold, names, numbers, shares_root, strip_markers, words

@@ -6,14 +6,21 @@ from rag import bench_claims
 from conftest import FakeGenerator
 
 
-def test_cases_are_derived_from_the_sentence_that_holds_the_answer(tmp_path):
+def write_set(tmp_path, text: str, rows: list[dict]):
+    """A one-document corpus (a.txt) and its QA file."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "a.txt").write_text("Final report. In the final, Oakridge United beat Harbor City 3-1. "
-                                  "Pinevale finished third.", encoding="utf-8")
+    (corpus / "a.txt").write_text(text, encoding="utf-8")
     qa = tmp_path / "qa.jsonl"
-    qa.write_text(json.dumps({"id": "q1", "question": "Who won the final?", "answers": [["Oakridge United"]],
-                              "sources": ["a.txt"], "answerable": True}) + "\n", encoding="utf-8")
+    qa.write_text("".join(json.dumps({**r, "sources": ["a.txt"], "answerable": True}) + "\n" for r in rows),
+                  encoding="utf-8")
+    return qa, corpus
+
+
+def test_cases_are_derived_from_the_sentence_that_holds_the_answer(tmp_path):
+    qa, corpus = write_set(tmp_path, "Final report. In the final, Oakridge United beat Harbor City 3-1. "
+                                     "Pinevale finished third.",
+                           [{"id": "q1", "question": "Who won the final?", "answers": [["Oakridge United"]]}])
     cases = {c.shape: c for c in bench_claims.derive(qa, corpus)}
     assert cases["true"].claim == "In the final, Oakridge United beat Harbor City 3-1." and cases["true"].supported
     assert cases["moved"].claim == "In the final, Pinevale beat Harbor City 3-1." and not cases["moved"].supported
@@ -27,3 +34,14 @@ def test_the_written_cases_load_and_a_generator_without_scores_changes_nothing()
     cases = bench_claims.load(bench_claims.WRITTEN)
     assert len(cases) >= 70 and {c.shape for c in cases} >= {"true", "moved", "reversed", "other_entity", "almost"}
     assert bench_claims.run(cases[:20], FakeGenerator())["rows"] == bench_claims.run(cases[:20])["rows"]
+
+
+def test_no_false_case_is_made_by_a_swap_that_says_the_same_thing(tmp_path):
+    # 'Lyon and Porto' swapped is still true, and so is 'Mill Road in Harbor City': neither is a reversed relation
+    qa, corpus = write_set(tmp_path, "Tour notes. The band played Lyon and Porto in May. The final show was at "
+                                     "Mill Road in Harbor City.",
+                           [{"id": "q1", "question": "Which cities did the band play in May?", "answers": [["Lyon"]]},
+                            {"id": "q2", "question": "Where was the final show?", "answers": [["Mill Road"]]}])
+    shapes = [(c.id, c.shape) for c in bench_claims.derive(qa, corpus)]
+    assert ("q1-reversed", "reversed") not in shapes and ("q2-reversed", "reversed") not in shapes
+    assert ("q1-true", "true") in shapes and ("q2-true", "true") in shapes

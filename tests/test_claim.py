@@ -1,4 +1,4 @@
-"""A claim is supported only where one statement of the passage states it (rag/claim.py).
+"""A claim is supported only where one statement of the passage states it (rag/claim.py, rag/relation.py).
 
 Every case is written for these tests, on topics of its own; none is taken from an evaluation set.
 Each check has cases where it must fire and ordinary answers where it must not.
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import claim
+from rag import claim, relation, wording
 from rag.verify import support
 
 DEALS = ("Acme Corp bought Gamma Ltd for $5 million in March 2021. Similar deals were later signed with "
@@ -112,7 +112,7 @@ def test_a_name_under_another_qualifier_is_another_name():
      "Helix Capital invested $40 million in Orbital Foods in 2022.", False),
 ])
 def test_same_direction(claim_text, statement, fires):
-    assert bool(claim.same_direction(claim_text, statement)) == fires
+    assert bool(relation.same_direction(claim_text, statement)) == fires
 
 
 # --------------------------------------------------------------------------- parts of the check
@@ -135,16 +135,16 @@ def test_a_claim_in_plain_words_is_placed_by_its_new_words():
 
 
 def test_a_sentence_first_word_is_a_name_only_when_not_written_in_lower_case_nearby():
-    assert claim.name_words("Patients slept well.", claim.lowercase_words("the patients")) == set()
-    assert claim.name_words("France joined in 1911.", set()) == {"france"}
+    assert wording.name_words("Patients slept well.", wording.lowercase_words("the patients")) == set()
+    assert wording.name_words("France joined in 1911.", set()) == {"france"}
 
 
 def test_alternatives_are_facts_of_the_same_kind_in_the_statement():
     st = claim.statements("In the final, Oakridge United beat Harbor City 3-1.")[0][-1]
-    assert claim.alternatives("Harbor City won the final.", st, "Who won the final?") == (
+    assert relation.alternatives("Harbor City won the final.", st, "Who won the final?") == (
         "Harbor City", ["Oakridge United"])
     st = claim.statements("Sample A conducted 45 siemens and sample B conducted 12 siemens in 2020.")[0][-1]
-    assert claim.alternatives("Sample B conducted 45 siemens.", st, "How well did sample B conduct?") == (
+    assert relation.alternatives("Sample B conducted 45 siemens.", st, "How well did sample B conduct?") == (
         "45", ["12"])     # the year 2020 is a number of another kind
 
 
@@ -164,9 +164,9 @@ def test_the_written_claim_cases_keep_every_true_claim_and_reject_most_false_one
 
 def test_hyphenated_and_initialled_names_are_read_as_their_words():
     passage = "The U.S.-Japan framework was signed in Tokyo by U. S. President Donald Trump."
-    assert claim.name_words(passage) >= {"us", "japan", "tokyo", "donald", "trump"}
+    assert wording.name_words(passage) >= {"us", "japan", "tokyo", "donald", "trump"}
     st = claim.statements(passage)[0][-1]
-    assert claim.alternatives("The framework was signed in Osaka.", st, "Where was it signed?")[1] == [
+    assert relation.alternatives("The framework was signed in Osaka.", st, "Where was it signed?")[1] == [
         "U.S.-Japan", "Tokyo", "President Donald Trump"]
 
 
@@ -213,3 +213,57 @@ def test_a_name_from_a_stretch_that_says_nothing_asked_does_not_take_the_asked_r
 ])
 def test_the_name_in_the_asked_stretch_or_one_that_also_says_it_is_supported(claim_text, passage, question):
     assert stated(claim_text, passage, question)
+
+
+@pytest.mark.parametrize("claim_text, passage", [
+    ("Veland is the largest global consumer of cobalt.", "Veland remains the largest global producer of cobalt."),
+    ("Veland is the largest consumer of cobalt.", "Veland, which accounts for most of the world's cobalt production, "
+                                                  "raised its export duty in May."),      # another form of the word
+    ("Ostra lifted its fishing quotas in March.", "In March, Ostra introduced fishing quotas for cod."),
+])
+def test_an_opposite_word_is_read_by_its_root(claim_text, passage):
+    assert not support(claim_text, passage, "").ok
+
+
+# --------------------------------------------------------------------------- who did what to whom
+
+@pytest.mark.parametrize("claim_text, passage, fires", [
+    # a name inside a longer one ('Prime Minister Tomas Weir'), and a people's adjective for its country
+    ("Tomas Weir succeeded Ada Lind in 2020.", "Prime Minister Ada Lind succeeded former Prime Minister Tomas Weir "
+                                               "in 2020.", True),
+    ("Chile will invest up to $3 billion in Peru.", "Peruvian companies are expected to invest up to $3 billion "
+                                                    "in Chile.", True),
+    ("Ada Lind succeeded Tomas Weir in 2020.", "Prime Minister Ada Lind succeeded former Prime Minister Tomas Weir "
+                                               "in 2020.", False),
+    ("Peruvian companies will invest up to $3 billion in Chile.", "Peruvian companies are expected to invest up to "
+                                                                  "$3 billion in Chile.", False),
+])
+def test_the_same_direction_holds_for_names_written_longer_or_as_adjectives(claim_text, passage, fires):
+    assert bool(relation.same_direction(claim_text, passage)) == fires
+    assert support(claim_text, passage, "").ok != fires
+
+
+@pytest.mark.parametrize("claim_text, passage, fires", [
+    ("Nausea was reported by 6% of the placebo group.", "Nausea was reported by 6% of the Zelnor group.", True),
+    ("Alloy B held 310 megapascals at 20 °C.", "At 20 °C, alloy A held 310 megapascals and alloy B held 280.", True),
+    ("Nausea was reported by 6% of the Zelnor group.", "Nausea was reported by 6% of the Zelnor group.", False),
+    # the same number twice: the claim's frame matches one of them
+    ("It opened in Lyon on May 2, 2019, and in Porto on May 9, 2019.",
+     "It opened in Lyon on May 2, 2019, and in Porto on May 9, 2019.", False),
+    ("The line opened on Nov 3, 1998.", "The line opened on November 3, 1998.", False),   # the same month
+    ("Acme paid $5 million for Gamma.", "Acme Corp bought Gamma Ltd for $5 million in March 2021.", False),
+])
+def test_a_number_in_the_same_frame_for_another_party_is_not_stated(claim_text, passage, fires):
+    assert bool(relation.same_frame(claim_text, passage)) == fires
+    if fires:
+        assert not support(claim_text, passage, "").ok
+
+
+@pytest.mark.parametrize("question, passage, answers", [
+    ("How much will Chile invest in Peru?", "Peruvian companies are expected to invest up to $3 billion in Chile.", False),
+    ("How much will Peru invest in Chile?", "Peruvian companies are expected to invest up to $3 billion in Chile.", True),
+    ("Which country is the largest consumer of copper?", "Chile remains the largest global producer of copper.", False),
+    ("Which country is the largest producer of copper?", "Chile remains the largest global producer of copper.", True),
+])
+def test_a_quote_answers_only_the_right_way_round_and_not_with_the_opposite(question, passage, answers):
+    assert (claim.answering_statement(question, passage) is not None) == answers

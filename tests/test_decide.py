@@ -40,7 +40,8 @@ def ask(settings, generator, question):
 
 
 def test_an_answer_whose_fact_the_model_finds_belongs_elsewhere_is_not_used(settings):
-    gen = ScoringGenerator(cite_passage_with("siemens", "Sample B conducted 45 siemens per metre."), likely={"12"})
+    # worded so that no text check catches it (a frame other than the passage's): the model's check does
+    gen = ScoringGenerator(cite_passage_with("siemens", "Sample B reached 45 siemens per metre."), likely={"12"})
     a = ask(settings, gen, "How well did sample B conduct at room temperature?")
     assert gen.scored == [["45", "12"]]
     assert "45 siemens" not in a.answer or a.answer.startswith("The documents say:")
