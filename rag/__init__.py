@@ -11,7 +11,7 @@ from typing import Iterator
 
 from .answer import Answer, Citation, Sources
 from .config import Settings
-from .documents import read_text
+from .documents import read_source, read_text
 from .errors import (BusyError, ConfigError, CorpusError, IndexCorruptError, IndexLockedError,
                      IndexMismatchError, IndexMissingError, IndexWriteError, ModelError, RagError,
                      VectorStoreError)
@@ -19,7 +19,7 @@ from .index import BuildReport
 from .scope import ScopeError
 
 __all__ = [
-    "answer", "stream_answer", "search", "build_index", "read_text", "Settings", "Answer", "Citation", "Sources",
+    "answer", "stream_answer", "search", "build_index", "read_text", "read_source", "Settings", "Answer", "Citation", "Sources",
     "BuildReport", "RagError", "ConfigError", "CorpusError", "ModelError", "IndexMissingError",
     "IndexCorruptError", "IndexMismatchError", "IndexLockedError", "IndexWriteError", "BusyError",
     "VectorStoreError", "ScopeError",

@@ -18,7 +18,7 @@ from pathlib import Path
 from .chunk import split_sentences
 from .relation import alternatives
 from .wording import NUMBER_SPAN, lowercase_words, name_spans
-from .documents import read_text
+from .documents import read_source
 from .text import STOPWORDS, fold
 from .verify import support
 
@@ -49,7 +49,7 @@ def derive(qa_file: Path, corpus: Path) -> list[Case]:
             continue
         answer = row["answers"][0][0]
         for source in row["sources"]:
-            text = read_text(corpus / source)
+            text = read_source(corpus, source)
             sents = [text[a:b] for a, b in split_sentences(text)]
             i = next((i for i, s in enumerate(sents) if fold(answer) in fold(s)), None)
             if i is None:

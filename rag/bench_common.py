@@ -144,16 +144,16 @@ def _found(text: str, expect: list[list[str]]) -> bool:
 
 
 def corpus_words(seeds_dir: Path) -> list[str]:
-    from .documents import read_text, scan
+    from .documents import read_source, scan
 
     words: list[str] = []
     try:
         found, _ = scan(seeds_dir)
     except Exception:  # noqa: BLE001
         found = []
-    for _, path in found:
+    for source, _ in found:
         try:
-            words += read_text(path).split()
+            words += read_source(seeds_dir, source).split()
         except Exception:  # noqa: BLE001 - an unreadable file adds no words
             continue
     if len(words) < 200:

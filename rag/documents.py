@@ -7,6 +7,9 @@ into it, and ``read_text`` gives anyone the same text to check a quote against. 
 ``rag.pdf`` with ``rag.pdf_tables`` and ``rag.ocr``, ``rag.word``, ``rag.sheets`` for workbooks
 and CSV, ``rag.slides``, ``rag.ebooks``, ``rag.mail``). A reader may also mark named
 regions of its text (a sheet, a slide, a chapter, a heading path): see ``rag.regions``.
+
+A file may hold documents of its own besides its text: each text attachment of an e-mail is a
+document, named by a path under the file's (``inbox/a.eml/notes.txt``), read from the file.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ READERS = {
     ".epub": ("ebooks", "epub_text"),
     ".eml": ("mail", "eml_text"),
 }
+PART_SUFFIXES = {".eml"}          # files holding documents of their own (an e-mail's text attachments)
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | CSV_SUFFIXES | set(READERS)
 STREAMED_SUFFIXES = TEXT_SUFFIXES | CSV_SUFFIXES   # text files, read and indexed a block at a time
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -48,7 +52,7 @@ ZIP_MAX_RATIO = 200               # uncompressed / compressed bytes of a whole a
 
 @dataclass(frozen=True)
 class Document:
-    source: str                 # path relative to the corpus folder, with '/' separators
+    source: str                 # path relative to the corpus folder, '/' separators (an attachment's: under its file's)
     text: str
     sha256: str                 # of the file's bytes
     pages: tuple[int, ...] = ()  # character offset where each page starts (paged formats only)
@@ -87,8 +91,10 @@ class UnreadableDocument(Exception):
     """Raised by ``read_document`` with a one-line reason."""
 
 
-def scan(root: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
-    """Files under ``root`` to index (sorted by source) and those skipped, with reasons.
+def scan(root: Path, *, parts: bool = True) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """Documents under ``root`` to index (sorted by source), each with the file it is read from,
+    and the files skipped, with reasons. With ``parts``, the text attachments of an e-mail are
+    listed after it (``inbox/a.eml/notes.txt``, read from ``inbox/a.eml``).
 
     Symlinks are not followed: a corpus is the files that live in it.
     """
@@ -120,12 +126,34 @@ def scan(root: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
                 skipped.append(Skipped(source, f"unsupported file type {path.suffix or '(none)'}"))
             else:
                 found.append((source, path))
+                if parts:
+                    found.extend((f"{source}/{name}", path) for name in attachments(path))
     found.sort()
     return found, skipped
 
 
 def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+def attachments(path: Path, *, cached: bool = True) -> list[str]:
+    """The names of the documents the file at ``path`` holds besides itself (an e-mail's text
+    attachments); the source of each is the file's source, '/', its name."""
+    if Path(path).suffix.lower() not in PART_SUFFIXES:
+        return []
+    from .mail import attachment_list
+
+    return [name for name, _ in attachment_list(path, cached=cached)]
+
+
+def attachment_name(path: Path, source: str) -> str | None:
+    """The name of the attachment ``source`` names in the file at ``path``; None when ``source``
+    is the file itself (an attachment is never named like the file holding it)."""
+    path = Path(path)
+    head, _, name = source.rpartition("/")
+    if path.suffix.lower() not in PART_SUFFIXES or not head or name == path.name:
+        return None
+    return name if head.rpartition("/")[2] == path.name else None
 
 
 def read_bytes(path: Path) -> bytes:
@@ -205,7 +233,7 @@ _READER_VERSIONS = {
     "sheets": lambda version: f"workbook-1 python-calamine-{version('python-calamine')}",
     "slides": lambda version: f"pptx-1 python-pptx-{version('python-pptx')}",
     "ebooks": lambda version: f"epub-1 html-2 lxml-{version('lxml')}",
-    "mail": lambda version: "eml-1 html-2",
+    "mail": lambda version: "eml-2 html-2 markdown-2 csv-1",
     "ocr": lambda version: f"ocr-1 tesseract-{_tesseract() or 'none'}",
 }
 
@@ -332,9 +360,24 @@ def short_reason(exc: BaseException) -> str:
 
 
 def read_text(path: Path) -> str:
-    """The text of a corpus file exactly as the index sees it (citations are offsets into it)."""
+    """The text of a corpus document exactly as the index sees it (citations are offsets into it),
+    by its path: a file's, or an e-mail attachment's under its .eml (``inbox/a.eml/notes.txt``)."""
     path = Path(path)
+    if path.parent.suffix.lower() in PART_SUFFIXES and path.parent.is_file():
+        return _extract_attachment(path.parent, read_bytes(path.parent), path.name).text
     return extract_text(path, read_bytes(path))[0]
+
+
+def read_source(seeds_dir: Path, source: str) -> str:
+    """The text of the indexed document ``source`` of the corpus folder ``seeds_dir``, as the index
+    sees it: what a citation's offsets point into, attachments of e-mails included."""
+    return read_text(Path(seeds_dir) / source)
+
+
+def _extract_attachment(path: Path, data: bytes, name: str) -> Extracted:
+    from .mail import attachment_text
+
+    return Extracted(*_no_pages(attachment_text(data, name, path.name)))
 
 
 def _tesseract() -> str | None:
@@ -345,9 +388,12 @@ def _tesseract() -> str | None:
 
 def read_document(path: Path, source: str, *, isolated: bool = False,
                   ocr_progress: Callable[[int, int], None] | None = None) -> Document:
+    """The document ``source`` of the file at ``path``: the file, or one of its attachments."""
     path = Path(path)
     data = read_bytes(path)
-    got = extract(path, data, isolated=isolated, ocr_progress=ocr_progress)
+    name = attachment_name(path, source)
+    got = (_extract_attachment(path, data, name) if name is not None
+           else extract(path, data, isolated=isolated, ocr_progress=ocr_progress))
     if not got.text.strip():
         raise UnreadableDocument("empty (no text)")
     return Document(source=source, text=got.text, sha256=hashlib.sha256(data).hexdigest(), pages=got.pages,

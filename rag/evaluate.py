@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .answer import Answer
 from .config import Settings
-from .documents import read_text
+from .documents import read_source
 from .errors import ConfigError
 from .text import fold, names, numbers, strip_markers
 
@@ -65,7 +65,7 @@ def retrieval_ranks(ranked_sources: list[str], gold: list[str]) -> int | None:
 def citation_valid(citation, seeds_dir: Path, cache: dict) -> bool:
     if citation.source not in cache:
         try:
-            cache[citation.source] = read_text(seeds_dir / citation.source)
+            cache[citation.source] = read_source(seeds_dir, citation.source)
         except Exception:  # noqa: BLE001 - an unreadable source means an invalid citation
             cache[citation.source] = None
     text = cache[citation.source]

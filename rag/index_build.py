@@ -21,7 +21,7 @@ from .embed import Embedder
 from .errors import CorpusError
 from .index_duplicates import near_duplicates
 from .index_format import FORMAT, SPOOL, STAGING, ChunkRecord, Location
-from .index_plan import BuildReport, _Plan, check_corpus, plan_build
+from .index_plan import BuildReport, _Plan, check_corpus, content_key, plan_build
 from .index_staging import _Locations, _spool_read, _spool_write, _Staging
 from .index_versions import _disk_full, _write_error, build_lock, collect_garbage, discard_unfinished, publish
 from .store import StoreConfig, close_store, create_store, save_store
@@ -212,9 +212,9 @@ class Builder:
                 store.add(list(range(len(ids))), vectors)
             vector_files, store_entry = save_store(store, tmp)
             del store
-            copies: dict[str, list[str]] = {}    # identical files are reported as such, not as similar
+            copies: dict[tuple[str, str], list[str]] = {}    # identical files are reported as such, not as similar
             for source, meta in plan.files.items():
-                copies.setdefault(meta["sha256"], []).append(source)
+                copies.setdefault(content_key(source, meta), []).append(source)
             same_content = {frozenset((a, b)) for group in copies.values() for a in group for b in group if a < b}
             found = near_duplicates(locations, vectors, same_content)
             report.near_duplicates_checked = found is not None

@@ -1,6 +1,7 @@
 """What a build is to do, and what it did: the BuildReport, and the plan that compares the corpus
 folder with the live version (which files are added, changed, renamed, removed or unchanged, and
-which unchanged chunks can be reused).
+which unchanged chunks can be reused). The text attachments of an e-mail follow it: read again
+when it changes, renamed with it, removed with it or when it no longer holds them.
 """
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .documents import (STREAMED_SUFFIXES, SUPPORTED_SUFFIXES, Document, Skipped, UnreadableDocument,
-                        read_document, reader_version, scan)
+from .documents import (PART_SUFFIXES, STREAMED_SUFFIXES, SUPPORTED_SUFFIXES, Document, Skipped,
+                        UnreadableDocument, attachments, read_document, reader_version, scan)
 from .errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .index_format import Location, Snapshot, load
 from .store import StoreConfig, manifest_location
@@ -100,6 +101,13 @@ class _Plan:
     files: dict[str, dict]                     # manifest "files" entries for the new version
 
 
+def content_key(source: str, meta: dict) -> tuple[str, str]:
+    """What makes two indexed documents the same content: the file's checksum and, for an
+    attachment (whose checksum is its e-mail's), its name in the e-mail."""
+    part_of = meta.get("part_of")
+    return meta["sha256"], source[len(part_of):] if part_of else ""
+
+
 def check_corpus(seeds_dir: Path) -> None:
     if not seeds_dir.is_dir():
         what = "is not a folder" if seeds_dir.exists() else "does not exist"
@@ -138,15 +146,58 @@ def plan_build(seeds_dir: Path, index_dir: Path, store: StoreConfig, settings: d
         for rec in old.chunks:
             for loc in rec.locations:
                 old_locs.setdefault(loc.source, []).append(loc)
-    by_hash = {meta["sha256"]: src for src, meta in old_files.items()}
+    by_content = {content_key(src, meta): src for src, meta in old_files.items()}
 
-    found, skipped = scan(seeds_dir)
+    found, skipped = scan(seeds_dir, parts=False)
     report.skipped.extend(skipped)
     documents: dict[str, _NewText] = {}
     reused: dict[str, list[Location]] = {}
     files: dict[str, dict] = {}
-    first_of_hash: dict[str, str] = {}
+    first_of_content: dict[tuple[str, str], str] = {}
     found_sources = {s for s, _ in found}
+
+    def consider(source: str, path: Path, sha: str, reader: str, probe: TextProbe | None,
+                 was: str | None, part_of: str | None = None) -> str | None:
+        """Reuse one document, rename it (from the old document ``was``, when given) or read it.
+        Returns the old source whose entry it took (itself when unchanged), else None."""
+        prev = old_files.get(source)
+        if prev is not None and prev["sha256"] == sha and prev.get("reader") == reader:
+            report.unchanged.append(source)
+            entry, known = dict(prev), source
+            reused[source] = old_locs.get(source, [])
+        elif prev is None and was is not None and old_files.get(was, {}).get("reader") == reader:
+            report.renamed.append((was, source))
+            entry, known = dict(old_files[was]), was
+            reused[source] = old_locs.get(was, [])
+        else:
+            try:
+                if probe is not None:
+                    new = _NewText(path, probe.size, probe=probe)
+                    entry = {"sha256": sha, "chars": 0, "reader": reader}   # chars: counted when chunked
+                else:
+                    doc = read_document(path, source, isolated=True, ocr_progress=ocr_bar(source))
+                    new = _NewText(path, 0 if part_of else path.stat().st_size, doc=doc)
+                    entry = {"sha256": doc.sha256, "chars": len(doc.text), "reader": reader}
+                    if doc.pages:
+                        entry["pages"] = list(doc.pages)
+                    if doc.regions:
+                        entry["regions"] = [r.to_json() for r in doc.regions]
+            except (UnreadableDocument, OSError) as exc:
+                reason = str(exc) if isinstance(exc, UnreadableDocument) else f"cannot read ({exc})"
+                report.skipped.append(Skipped(source, reason))
+                return None
+            (report.changed if prev is not None else report.added).append(source)
+            documents[source] = new
+            known = None
+        if part_of:
+            entry["part_of"] = part_of
+        files[source] = entry
+        key = content_key(source, entry)
+        if key in first_of_content:
+            report.duplicates.append((first_of_content[key], source))
+        first_of_content.setdefault(key, source)
+        return known
+
     for source, path in found:
         # Only the checksum is needed to know a file is unchanged; its text is read when it is not.
         reader = reader_version(path)
@@ -160,40 +211,20 @@ def plan_build(seeds_dir: Path, index_dir: Path, store: StoreConfig, settings: d
         except UnreadableDocument as exc:
             report.skipped.append(Skipped(source, str(exc)))
             continue
-        prev = old_files.get(source)
-        old_src = by_hash.get(sha) if prev is None else None
-        if prev is not None and prev["sha256"] == sha and prev.get("reader") == reader:
-            report.unchanged.append(source)
-            entry = dict(prev)
-            reused[source] = old_locs.get(source, [])
-        elif (old_src is not None and old_src not in found_sources
-              and old_files[old_src].get("reader") == reader):
-            report.renamed.append((old_src, source))
-            entry = dict(old_files[old_src])
-            reused[source] = old_locs.get(old_src, [])
-        else:
-            try:
-                if probe is not None:
-                    new = _NewText(path, probe.size, probe=probe)
-                    entry = {"sha256": sha, "chars": 0, "reader": reader}   # chars: counted when chunked
-                else:
-                    doc = read_document(path, source, isolated=True, ocr_progress=ocr_bar(source))
-                    new = _NewText(path, path.stat().st_size, doc=doc)
-                    entry = {"sha256": doc.sha256, "chars": len(doc.text), "reader": reader}
-                    if doc.pages:
-                        entry["pages"] = list(doc.pages)
-                    if doc.regions:
-                        entry["regions"] = [r.to_json() for r in doc.regions]
-            except (UnreadableDocument, OSError) as exc:
-                reason = str(exc) if isinstance(exc, UnreadableDocument) else f"cannot read ({exc})"
-                report.skipped.append(Skipped(source, reason))
-                continue
-            (report.changed if prev is not None else report.added).append(source)
-            documents[source] = new
-        files[source] = entry
-        if sha in first_of_hash:
-            report.duplicates.append((first_of_hash[sha], source))
-        first_of_hash.setdefault(sha, source)
+        was = by_content.get((sha, "")) if source not in old_files else None
+        known = consider(source, path, sha, reader, probe, was if was not in found_sources else None)
+        if path.suffix.lower() not in PART_SUFFIXES:
+            continue
+        # The attachments of an unchanged or renamed e-mail are those it had; a new one's are read
+        # (and indexed even when the message itself cannot be).
+        names = old_files[known].get("attachments", []) if known else attachments(path, cached=False)
+        if names and source in files:
+            files[source]["attachments"] = list(names)
+        for name in names:
+            consider(f"{source}/{name}", path, sha, reader, None,
+                     f"{known}/{name}" if known and known != source else None, part_of=source)
+    for listed in (report.added, report.changed, report.unchanged):
+        listed.sort()
     report.removed = sorted(set(old_files) - set(files) - {a for a, _ in report.renamed})
     if not files:
         why = "no readable documents" if found else "no supported documents"

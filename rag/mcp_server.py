@@ -133,11 +133,11 @@ def build(settings: Settings, *, engine=None, host: str = "127.0.0.1", port: int
         source = unquote(path)
 
         def read():
-            from .documents import read_text
+            from .documents import read_source
 
             if source not in {d["source"] for d in mcp.documents()}:
                 raise ToolError(f"{source} is not one of the documents")
-            return wrap(read_text(settings.seeds_dir / source), source)
+            return wrap(read_source(settings.seeds_dir, source), source)
 
         return await run(read)
 

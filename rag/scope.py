@@ -4,6 +4,8 @@ Every entry is relative to the corpus folder and uses ``/``:
 
 * a document's path (``notes/bakery.txt``) names that document;
 * a folder (``notes`` or ``notes/``) names every document under it;
+* an e-mail's path (``inbox/boiler.eml``) names the message and its text attachments, each of
+  which is a document of its own (``inbox/boiler.eml/notes.txt`` names that attachment alone);
 * a pattern with ``*``, ``?`` or ``[…]`` is matched like a shell glob: ``*`` and ``?`` stay within
   one folder, ``**`` crosses folders (``reports/**/*.pdf``). A pattern without ``/`` is matched
   against the file name too, so ``*.pdf`` names every PDF wherever it is.

@@ -225,7 +225,7 @@ FACTS = {
                  "The Skarn lighthouse keeper rang the fog bell 41 times.", "chapter 'Lighthouses' › The fog bell"),
     "eml": Fact("boiler.eml", "Who will service the boiler?", "Tomasz",
                 "The engineer Tomasz Wren will service the boiler.", "message 'Boiler service visit'"),
-    "eml-attachment": Fact("boiler.eml", "Where is the spare key?", "flowerpot",
+    "eml-attachment": Fact("boiler.eml/notes.txt", "What is kept under the blue flowerpot?", "flowerpot",
                            "The spare key is under the blue flowerpot by the shed.",
                            "message 'Boiler service visit' › notes.txt"),
     "md": Fact("guide.md", "What must be installed with apt before the first run on Linux?", "quokka",
@@ -246,7 +246,8 @@ FACTS = {
 
 
 # One question per kind of document for the test with the real models (each answer takes seconds).
-ONE_PER_KIND = ["csv", "xlsx", "pptx", "epub", "eml", "md", "html", "docx", "png", "pdf-scan", "pdf-table"]
+ONE_PER_KIND = ["csv", "xlsx", "pptx", "epub", "eml", "eml-attachment", "md", "html", "docx", "png", "pdf-scan",
+                "pdf-table"]
 
 
 def names_place(location: str, expected: str) -> bool:

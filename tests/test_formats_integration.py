@@ -10,7 +10,7 @@ import pytest
 
 import rag
 from rag.config import Settings
-from rag.documents import read_text
+from rag.documents import read_source, scan
 from rag.pipeline import Engine
 
 import format_corpus
@@ -23,7 +23,7 @@ def engine(tmp_path_factory) -> Engine:
     root = tmp_path_factory.mktemp("formats")
     seeds = format_corpus.write_all(root / "seeds")
     report = rag.build_index(seeds_dir=seeds, index_dir=root / "index")
-    assert not report.skipped and len(report.added) == len(list(seeds.iterdir()))
+    assert not report.skipped and report.added == [source for source, _ in scan(seeds)[0]]
     return Engine(Settings.from_env(seeds_dir=seeds, index_dir=root / "index", top_k=3))
 
 
@@ -33,7 +33,7 @@ def test_each_kind_is_answered_from_its_document_citing_where(engine, kind):
     answer = engine.answer(fact.question)
     seeds: Path = engine.settings.seeds_dir
     for c in answer.citations:
-        assert read_text(seeds / c.source)[c.start:c.end] == c.quote, f"[{c.n}] of {c.source} is not verbatim"
+        assert read_source(seeds, c.source)[c.start:c.end] == c.quote, f"[{c.n}] of {c.source} is not verbatim"
     # The passage that holds the fact is cited (or, when the small model's answer could not be
     # verified, listed first among the closest passages), with the place it is in.
     right = [c for c in answer.citations if c.source == fact.source and fact.word in c.quote]

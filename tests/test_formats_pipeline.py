@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.documents import read_text
+from rag.documents import read_source
 from rag.pipeline import Engine
 
 from conftest import FakeEmbedder, FakeGenerator, cite_passage_with
@@ -27,7 +27,7 @@ def ask(seeds: Path, question: str, word: str, sentence: str):
     engine = Engine(settings, embedder=FakeEmbedder(), generator=FakeGenerator(cite_passage_with(word, sentence)))
     answer = engine.answer(question)
     for c in answer.citations:
-        assert read_text(seeds / c.source)[c.start:c.end] == c.quote, f"[{c.n}] of {c.source} is not verbatim"
+        assert read_source(seeds, c.source)[c.start:c.end] == c.quote, f"[{c.n}] of {c.source} is not verbatim"
     return answer
 
 
@@ -105,10 +105,13 @@ def test_bad_files_of_the_new_kinds_are_skipped_with_a_reason_and_lose_nothing_e
     report = Builder(seeds, tmp_path / "index", embedder, Chunker(embedder.count_tokens, 60, 8)).build()
     assert report.added == ["boiler.eml", "tonnes.csv"]
     reasons = {s.source: s.reason for s in report.skipped}
-    assert set(reasons) == {"broken.xlsx", "locked.xlsx", "broken.pptx", "drm.epub", "bomb.docx", "blank.png"}
+    assert set(reasons) == {"broken.xlsx", "locked.xlsx", "broken.pptx", "drm.epub", "bomb.docx", "blank.png",
+                            "boiler.eml/notes.txt"}
+    assert reasons["boiler.eml/notes.txt"] == "attachment too large (55 bytes; the limit is 20)"
     assert "not a readable workbook" in reasons["broken.xlsx"] and "password-protected" in reasons["locked.xlsx"]
     assert "not a readable .pptx" in reasons["broken.pptx"] and "DRM" in reasons["drm.epub"]
     assert "zip bomb" in reasons["bomb.docx"] and reasons["blank.png"] == "no text found by OCR"
     assert all("\n" not in r for r in reasons.values())
-    assert any("Attachment notes.txt: not indexed" in t for t in embedder.embedded)
+    assert any("Attachments: notes.txt" in t for t in embedder.embedded)
+    assert not any("flowerpot" in t for t in embedder.embedded)
     assert any("Hokkaido" in t for t in embedder.embedded)

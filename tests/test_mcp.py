@@ -95,6 +95,24 @@ def test_documents_are_resources(corpus, tmp_path):
     assert body == wrap(read_text(corpus / "notes" / "bakery.txt"), "notes/bakery.txt")
 
 
+def test_an_email_attachment_is_a_document_and_a_resource_of_its_own(corpus, tmp_path):
+    import format_corpus
+
+    format_corpus.write_eml(corpus / "boiler.eml")
+
+    async def calls(s):
+        listed = await s.call_tool("list_documents", {"sources": ["boiler.eml"]})
+        resources = (await s.list_resources()).resources
+        read = await s.read_resource(uri_of("boiler.eml/notes.txt"))
+        return listed, resources, read
+
+    listed, resources, read = over_stdio(fake_mcp(corpus, tmp_path), calls)
+    assert [d["source"] for d in listed.structuredContent["documents"]] == ["boiler.eml", "boiler.eml/notes.txt"]
+    assert "boiler.eml/notes.txt" in {r.name for r in resources}
+    assert read.contents[0].text == wrap("The spare key is under the blue flowerpot by the shed.\n",
+                                         "boiler.eml/notes.txt")
+
+
 def test_streamable_http_with_a_token(corpus, tmp_path):
     port = free_port()
     proc = subprocess.Popen([sys.executable, *fake_mcp(corpus, tmp_path, "--transport", "http", "--port", str(port),

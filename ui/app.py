@@ -276,7 +276,7 @@ class ChatHandlers:
         """(index status, document list, delete choices) as shown in the Documents tab."""
         docs = corpus.documents(self.settings.seeds_dir)
         status = corpus.index_status(self.settings, llm=(model or "").strip() or self.settings.model)
-        names = [d["source"] for d in docs]
+        names = [d["source"] for d in docs if "part_of" not in d]     # an attachment goes with its e-mail
         return (render.status_html(status), render.documents_html(docs, self.settings.seeds_dir),
                 gr.Dropdown(choices=names, value=None))
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import Settings
-from rag.documents import UnreadableDocument, extract_text, scan
+from rag.documents import UnreadableDocument, attachment_name, extract_text, scan
 from rag.errors import ConfigError, RagError
 from rag.index import POINTER, current_version
+from rag.mail import attachment_list
 from rag.models import sha256_file
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".csv", ".tsv", ".xlsx", ".ods", ".pptx", ".epub", ".eml")
@@ -132,9 +133,12 @@ def delete_document(seeds_dir: Path, source: str) -> str:
     root = Path(seeds_dir).resolve()
     if not source:
         raise UploadRejected("choose a document to delete")
-    listed = {s for s, _ in scan(root)[0]}
+    listed = dict(scan(root)[0])
     if source not in listed:
         raise UploadRejected(f"{source} is not one of the documents")
+    if attachment_name(listed[source], source) is not None:
+        message = source.rpartition("/")[0]
+        raise UploadRejected(f"{source} is an attachment of {message}; delete {message} to remove it")
     path = root / source
     if path.is_symlink() or not path.resolve().is_relative_to(root):
         raise UploadRejected(f"{source} is not one of the documents")
@@ -146,7 +150,8 @@ def delete_document(seeds_dir: Path, source: str) -> str:
 
 
 def documents(seeds_dir: Path) -> list[dict]:
-    """The documents of the corpus folder: source, size in bytes, modification time."""
+    """The documents of the corpus folder: source, size in bytes, modification time; an e-mail's
+    attachment also names the e-mail it is part of (``part_of``)."""
     root = Path(seeds_dir)
     if not root.is_dir():
         return []
@@ -156,7 +161,13 @@ def documents(seeds_dir: Path) -> list[dict]:
             st = path.stat()
         except OSError:
             continue
-        out.append({"source": source, "bytes": st.st_size, "modified": st.st_mtime})
+        name = attachment_name(path, source)
+        if name is None:
+            out.append({"source": source, "bytes": st.st_size, "modified": st.st_mtime})
+        else:
+            size = dict(attachment_list(path)).get(name, 0)
+            out.append({"source": source, "bytes": size, "modified": st.st_mtime,
+                        "part_of": source.rpartition("/")[0]})
     return out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from rag.answer import Answer, Citation
-from rag.documents import UnreadableDocument, read_text
+from rag.documents import UnreadableDocument, read_source
 
 CONTEXT_CHARS = 300          # characters of surrounding text shown on each side of a quote
 
@@ -187,11 +187,10 @@ def passage_context(seeds_dir: Path, c: Citation, width: int = CONTEXT_CHARS) ->
     """(text before, quote, text after) from the cited file, or None if the file no longer holds the
     quote at its offsets (changed or deleted since indexing) or lies outside the corpus folder."""
     root = Path(seeds_dir).resolve()
-    path = (root / c.source).resolve()
-    if not path.is_relative_to(root):
+    if not (root / c.source).resolve().is_relative_to(root):
         return None
     try:
-        text = read_text(path)
+        text = read_source(root, c.source)
     except (UnreadableDocument, OSError):
         return None
     if not (0 <= c.start <= c.end <= len(text)) or text[c.start:c.end] != c.quote:
