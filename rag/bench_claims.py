@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .chunk import split_sentences
 from .relation import alternatives
-from .wording import NUMBER_SPAN, lowercase_words, name_spans
+from .wording import CALENDAR, NUMBER_SPAN, lowercase_words, name_spans
 from .documents import read_source
 from .text import STOPWORDS, fold
 from .verify import support
@@ -94,10 +94,8 @@ def _cases(rid: str, question: str, passage: str, sentence: str, answer: str) ->
 
 def _party(name: str) -> bool:
     """A name that may stand for a party: not a month or weekday, no digits."""
-    return not any(ch.isdigit() for ch in name) and not any(fold(w)[:3] in _CALENDAR for w in name.split())
+    return not any(ch.isdigit() for ch in name) and not any(fold(w)[:3] in CALENDAR for w in name.split())
 
-
-_CALENDAR = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
 
 
 def run(cases: list[Case], generator=None, margin: float | None = None) -> dict:

@@ -3,7 +3,8 @@ documents do not answer this". Each step is a named check that gives a reason wh
 
 The model's answer is used when the verifier kept some of it and every answer check passes:
   on_topic         — the passages it cites are about what the question names;
-  adds_a_fact      — it does more than repeat the question, and says something of what it asks;
+  adds_a_fact      — it does more than repeat the question, says something of what it asks, and names
+                     nothing else where the question names what it asks about;
   cites_strong     — it does not cite a passage far less relevant than the best one;
   states_kind      — it states the kind of fact asked for (a number, a date, a name, a reason);
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
@@ -20,7 +21,7 @@ from typing import Callable
 from . import answerable
 from .evidence import Passage
 from .claim import answering_statement
-from .relation import alternatives
+from .relation import alternatives, another_in_its_place
 from .judge import fills_gap
 from .text import content_words
 from .verify import Verdict
@@ -102,6 +103,9 @@ def adds_a_fact(question: str, text: str) -> str:
         return "it only repeats the question"
     if answerable.misses_the_question(question, text):
         return "it says nothing of what the question asks"
+    other = another_in_its_place(question, text)
+    if other:
+        return other
     return ""
 
 

@@ -9,6 +9,9 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
   group" is not "4% of the Veloxin group").
 - ``in_the_asked_part``: the claimed name stands in the part of the sentence that says what is asked.
 - ``said_to_lose``: a name the passage says was defeated, and never says won, did not win.
+
+``another_in_its_place`` reads the answer against the question: it must not name something else
+where the question names what it asks about ("in the United States" for "in Australia").
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import re
 from typing import TYPE_CHECKING
 
 from .text import STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem, words
-from .wording import (NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans, number_kind,
-                      relation_words, same_word)
+from .wording import (CALENDAR, NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans,
+                      number_kind, relation_words, same_word)
 
 if TYPE_CHECKING:
     from .claim import Facts, Statement
@@ -192,3 +195,29 @@ def in_the_asked_part(claim: str, st: Statement, question: str) -> str:
 
 def _written_in(name: str, text: str) -> bool:
     return fold(name) in fold(text)
+
+
+_PLACE_PREP = frozenset("in on at for to from by with".split())
+_ARTICLES = frozenset("the a an".split())
+
+
+def another_in_its_place(question: str, claim: str) -> str:
+    """'' unless the question names something after a preposition ('invest in Australia'), the claim
+    leaves it out and names something else after the same preposition ('invest … in the United
+    States'): the claim is about another place, party or thing than the one asked about."""
+    q_raw, c_raw = TOKEN.findall(question), TOKEN.findall(claim)
+    q_names = [(start, run) for start, run in name_runs(question) if start > 0]
+    c_words = set(words(claim.replace(".", "")))
+    q_words = set(words(question.replace(".", "")))
+    for start, run in q_names:
+        prep = fold(q_raw[start - 1]) if start else ""
+        if prep not in _PLACE_PREP or any(mentioned(w, c_words) for w in run.split()):
+            continue
+        for c_start, c_run in name_runs(claim):
+            before = [fold(t) for t in c_raw[max(0, c_start - 2):c_start]]
+            if before[-1:] == [prep] or (len(before) == 2 and before[0] == prep and before[1] in _ARTICLES):
+                if c_start and not any(mentioned(w, q_words) for w in c_run.split()) \
+                        and not any(fold(w)[:3] in CALENDAR for w in c_run.split()):
+                    return f"it says {prep} {c_run}, where the question asks about {run}"
+    return ""
+

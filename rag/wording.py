@@ -52,6 +52,9 @@ def same_word(fact: str, scope_words: set[str]) -> bool:
     return mentioned(fact, scope_words) or (month is not None and any(MONTHS.get(w) == month for w in scope_words))
 
 
+# The first three letters of months and weekdays: capitalised words that are dates, not names.
+CALENDAR = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
+
 NUMBER_SPAN = re.compile(r"[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")
 
 

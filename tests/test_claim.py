@@ -267,3 +267,15 @@ def test_a_number_in_the_same_frame_for_another_party_is_not_stated(claim_text, 
 ])
 def test_a_quote_answers_only_the_right_way_round_and_not_with_the_opposite(question, passage, answers):
     assert (claim.answering_statement(question, passage) is not None) == answers
+
+
+@pytest.mark.parametrize("question, answer, fires", [
+    ("How much did Peruvian firms invest in Bolivia?", "Peruvian firms invested up to $3 billion in the United States [1].", True),
+    ("Which team did Lind play for at Oakridge?", "Lind played for Harbor City at Mill Road [1].", True),
+    ("How much did Peruvian firms invest in Bolivia?", "Peruvian firms invested $3 billion in Bolivia [1].", False),
+    # a date where the question names a platform or place is not another of its kind
+    ("When was Lumen released on Vexbox?", "Lumen was released on October 27, 2017 to wide acclaim [1].", False),
+    ("How much did Peruvian firms invest in Bolivia?", "Peruvian firms invested $3 billion [1].", False),
+])
+def test_an_answer_naming_something_else_where_the_question_names_what_it_asks_about(question, answer, fires):
+    assert bool(relation.another_in_its_place(question, answer)) == fires
