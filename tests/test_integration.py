@@ -110,6 +110,39 @@ def test_public_seed_questions_the_documents_do_not_answer_abstain(engine, item)
     assert len(a.citations) <= 3 and [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
 
 
+# Questions about the seed documents written for these tests: 25 that the documents almost answer (the
+# fact is there for another party, the relation the other way round or its opposite, a figure for
+# another thing) and 12 they do answer in other words than the public ones.
+ALMOST = [json.loads(line) for line in (FIXTURES / "seeds_almost.jsonl").open()]
+# What the product gets wrong among them today, on both CPU builds (not strict: drafts differ by build).
+ALMOST_WRONG = {
+    "u06": "quotes 'assumed office after the assassination of … Shinzo Abe in 2022': 2022 is the assassination's year",
+    "u13": "answers 'Takaichi is Japan's first female leader …': says first and leader, but not who met her",
+    "u16": "answers that the $110 floor is for permanent magnets: the passage sets it for NdPr",
+    "u22": "answers 'Takaichi is Japan's first female leader … in 2022': no year of a meeting",
+    "a04": "the model lists the four products without a word of the question, and the answer check drops it",
+    "a10": "the model answers from the wrong passage, and no quote names the NYSE",
+}
+
+
+def almost_case(q: dict):
+    if q["id"] in ALMOST_WRONG:
+        return pytest.param(q, marks=pytest.mark.xfail(strict=False, reason=ALMOST_WRONG[q["id"]]))
+    return q
+
+
+@pytest.mark.parametrize("item", [almost_case(q) for q in ALMOST], ids=lambda q: q["id"])
+def test_questions_the_documents_almost_answer_abstain_and_the_others_are_answered(engine, item):
+    a = engine.answer(item["question"])
+    assert_verbatim(a)
+    if not item["answerable"]:
+        assert a.abstained and a.answer == ABSTAIN_TEXT, a.to_dict()
+        return
+    assert not a.abstained, a.to_dict()
+    for requirement in item["answers"]:
+        assert any(folded(alt) in folded(a.answer) for alt in requirement), (requirement, a.answer)
+
+
 def test_stream_gives_sources_then_tokens_then_the_answer(engine):
     events = list(engine.stream("What floor price per kilogram was set for NdPr?"))
     assert isinstance(events[0], rag.Sources) and events[0].citations
