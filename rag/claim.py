@@ -85,6 +85,7 @@ class Facts:
     asked: set[str]            # numbers the claim repeats from the question
     asked_names: list[list[str]]   # names of the question the claim repeats, each a run of folded words
     names: set[str]            # every name of the claim
+    question_names: list[list[str]]   # every name of the question, each a run of folded words
 
 
 def facts(claim: str, question: str, passage: str) -> Facts:
@@ -98,7 +99,7 @@ def facts(claim: str, question: str, passage: str) -> Facts:
     if not new:   # 'The plant produces steel, glass and cement': the answer is in plain words
         new = set(content_words(claim)) - set(content_words(question))
         new = {w for w in new if not any(ch.isdigit() for ch in w)}
-    return Facts(claim, new, asked, [r for r in runs if r], claim_names)
+    return Facts(claim, new, asked, [r for r in runs if r], claim_names, question_name_runs("x " + question))
 
 
 def find(claim: str, passage: str, question: str = "", context: str = "") -> tuple[str, Statement | None]:
@@ -179,7 +180,11 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
     borrowed = [run for run in claim_runs if not _present(run, st.text, lower)]
     borrowed += [" ".join(run) for run in f.asked_names
                  if " ".join(run) not in borrowed and not _present(" ".join(run), st.text, lower)]
-    if claim_runs and claim_runs[0] in borrowed:
+    # a claim naming no one ('42 tonnes of pears') is said of whom the question names
+    implied = [] if claim_runs else [run for run in (" ".join(r).replace(".", "") for r in f.question_names)
+                                     if not _present(run, st.text, lower)]
+    claim_runs = claim_runs or implied[:1]
+    if claim_runs and (claim_runs[0] in borrowed or claim_runs[0] in implied):
         first = next((run for _, run in name_runs(st.text, lower)), "")
         if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
             return f"the passage says it of {first}, not of {claim_runs[0]}"

@@ -279,3 +279,10 @@ def test_a_quote_answers_only_the_right_way_round_and_not_with_the_opposite(ques
 ])
 def test_an_answer_naming_something_else_where_the_question_names_what_it_asks_about(question, answer, fires):
     assert bool(relation.another_in_its_place(question, answer)) == fires
+
+
+def test_a_claim_naming_no_one_is_said_of_whom_the_question_names():
+    # '42 tonnes of pears' to a question about the Ashby farm claims the Ashby farm sold them
+    assert not stated("42 tonnes of pears.", ORCHARD, "How many tonnes of pears did the Ashby farm sell?")
+    assert stated("42 tonnes of pears.", ORCHARD, "How many tonnes of pears did Linden sell in 2022?")
+    assert stated("42 tonnes.", ORCHARD, "How many tonnes of pears did Linden sell?")
