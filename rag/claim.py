@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .chunk import split_sentences
 from .answerable import expected_kind, has_kind, missing_focus, other_qualifier, question_name_runs
-from .relation import in_the_asked_part, said_to_lose, same_direction, same_frame, says_opposite
+from .relation import for_another, in_the_asked_part, said_to_lose, same_direction, same_frame, says_opposite
 from .text import content_words, mentioned, numbers, words
 from .wording import lowercase_words, name_runs, name_words, relation_words, same_word
 
@@ -125,7 +125,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             if not why:
                 why = same_direction(claim, st.text) or said_to_lose(f, relation, f"{context} {passage}") \
                     or in_the_asked_part(claim, st, question) \
-                    or same_frame(claim, st.text)
+                    or same_frame(claim, st.text) or for_another(claim, st.text, question)
                 if not why:
                     return "", st
             reason = why

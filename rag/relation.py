@@ -10,6 +10,9 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
 - ``in_the_asked_part``: the claimed name stands in the part of the sentence that says what is asked.
 - ``said_to_lose``: a name the passage says was defeated, and never says won, did not win.
 
+- ``for_another``: the claim repeats what the question says its fact is for ("for permanent magnets"),
+  and the statement gives it for something else ("a $110 floor for NdPr").
+
 ``another_in_its_place`` reads the answer against the question: it must not name something else
 where the question names what it asks about ("in the United States" for "in Australia").
 """
@@ -221,3 +224,25 @@ def another_in_its_place(question: str, claim: str) -> str:
                     return f"it says {prep} {c_run}, where the question asks about {run}"
     return ""
 
+
+
+def for_another(claim: str, statement: str, question: str) -> str:
+    """'' unless the claim repeats from the question what its fact is for ('… for permanent magnets'),
+    the statement does not say it, and says the fact for something else after the same word ('a $110
+    floor for NdPr')."""
+    c_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(claim)]
+    s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
+    q_set, s_set, c_set = set(words(question)), set(s_toks), set(c_toks)
+    for i, tok in enumerate(c_toks[:-1]):
+        if tok not in _PLACE_PREP:
+            continue
+        filler = [w for w in c_toks[i + 1:i + 4] if w not in _ARTICLES]
+        filler = filler[:next((k for k, w in enumerate(filler) if w in STOPWORDS), len(filler))]
+        if not filler or not all(w in q_set and w not in s_set for w in filler):
+            continue
+        for j, other in enumerate(s_toks[:-1]):
+            after = next((w for w in s_toks[j + 1:j + 3] if w not in _ARTICLES), "")
+            if other == tok and after and after not in c_set and after not in STOPWORDS \
+                    and not any(ch.isdigit() for ch in after):
+                return f"the passage says it {tok} {after}, not {tok} {' '.join(filler)}"
+    return ""

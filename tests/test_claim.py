@@ -286,3 +286,17 @@ def test_a_claim_naming_no_one_is_said_of_whom_the_question_names():
     assert not stated("42 tonnes of pears.", ORCHARD, "How many tonnes of pears did the Ashby farm sell?")
     assert stated("42 tonnes of pears.", ORCHARD, "How many tonnes of pears did Linden sell in 2022?")
     assert stated("42 tonnes.", ORCHARD, "How many tonnes of pears did Linden sell?")
+
+
+@pytest.mark.parametrize("claim_text, passage, question, fires", [
+    ("The export duty for raw cobalt is 12%.", "Veland set a 12% export duty for refined copper in May.",
+     "What is the export duty for raw cobalt?", True),
+    ("The export duty for refined copper is 12%.", "Veland set a 12% export duty for refined copper in May.",
+     "What is the export duty for refined copper?", False),
+    # what the fact is for, said in the passage's own words, is not another thing
+    ("The export duty for copper is 12%.", "Veland set a 12% export duty for copper and its ores in May.",
+     "What is the export duty for copper?", False),
+])
+def test_a_fact_the_passage_gives_for_something_else(claim_text, passage, question, fires):
+    assert bool(relation.for_another(claim_text, passage, question)) == fires
+    assert stated(claim_text, passage, question) != fires
