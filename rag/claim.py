@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from .chunk import split_sentences
 from .answerable import expected_kind, has_kind, missing_focus, other_qualifier, question_name_runs
-from .relation import for_another, in_the_asked_part, said_to_lose, same_direction, same_frame, says_opposite
+from .relation import (for_another, in_the_asked_part, said_to_lose, same_direction, same_frame, says_opposite,
+                       swapped_name)
 from .text import content_words, mentioned, numbers, words
 from .wording import lowercase_words, name_runs, name_words, relation_words, same_word
 
@@ -115,6 +116,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
     at = context.find(passage)
     earlier = context[:at] if at >= 0 else context     # a topic is named before it is referred to
     reason = "its facts are not stated together in one sentence of the passage"
+    sentences = [passage[a:b] for a, b in split_sentences(passage)]
     for group in statements(passage, earlier):
         # the tightest statements first: a sentence counts only when none of its clauses holds the facts
         for st in group:
@@ -125,7 +127,8 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             if not why:
                 why = same_direction(claim, st.text) or said_to_lose(f, relation, f"{context} {passage}") \
                     or in_the_asked_part(claim, st, question) \
-                    or same_frame(claim, st.text) or for_another(claim, st.text, question)
+                    or same_frame(claim, st.text) or for_another(claim, st.text, question) \
+                    or next((w for s in sentences if (w := swapped_name(claim, s, lower))), "")
                 if not why:
                     return "", st
             reason = why
@@ -148,7 +151,7 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
                 return None
         elif not (same_word(x, own_words) or x in own_stems):
             return None
-    said = relation_words(f"{st.scope} {st.sentence}")
+    said = relation_words(st.sentence)   # the relation is stated here; the sentence before gives only whom a pronoun means
     flipped = says_opposite(relation, said)
     if flipped:
         return f"the passage says “{flipped[1]}”, not “{flipped[0]}”"

@@ -12,6 +12,8 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
 
 - ``for_another``: the claim repeats what the question says its fact is for ("for permanent magnets"),
   and the statement gives it for something else ("a $110 floor for NdPr").
+- ``swapped_name``: the claim is a sentence of the passage with one name put in place of another
+  ("Ethan Rothstein won the 2012 Heisman Trophy" from "Johnny Manziel won the 2012 Heisman Trophy").
 
 ``another_in_its_place`` reads the answer against the question: it must not name something else
 where the question names what it asks about ("in the United States" for "in Australia").
@@ -19,11 +21,12 @@ where the question names what it asks about ("in the United States" for "in Aust
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from .text import STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem, words
 from .wording import (CALENDAR, NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans,
-                      number_kind, relation_words, same_word)
+                      name_token_runs, number_kind, relation_words, same_word)
 
 if TYPE_CHECKING:
     from .claim import Facts, Statement
@@ -246,3 +249,38 @@ def for_another(claim: str, statement: str, question: str) -> str:
                     and not any(ch.isdigit() for ch in after):
                 return f"the passage says it {tok} {after}, not {tok} {' '.join(filler)}"
     return ""
+
+
+# The words of the sentence a claim copies that must stand around the swapped name.
+MIN_FRAME_WORDS = 4
+
+
+def swapped_name(claim: str, sentence: str, lower: set[str]) -> str:
+    """'' unless ``claim`` is ``sentence`` with one whole name of it replaced by another name that
+    shares no word with it ('Nintendo is a Japanese businessman' from 'Shuntaro Furukawa is a Japanese
+    businessman'): the sentence says it of another party. Other wording may differ; a pronoun, a
+    fuller or shorter form of the name ('Zhao', 'Chloé Zhao'), its initials ('U.S.') or another spelling
+    of a month ('Nov') are the same party; a sentence that names both parties is left to the other checks."""
+    c = [fold(t).strip(".,;:'’") for t in TOKEN.findall(claim)]
+    s = [fold(t).strip(".,;:'’") for t in TOKEN.findall(sentence)]
+    c_runs = {(a, b): name for a, b, name in name_token_runs(claim, lower)}
+    s_runs = {(a, b): name for a, b, name in name_token_runs(sentence, lower)}
+    ops = SequenceMatcher(None, c, s, autojunk=False).get_opcodes()
+    if sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal") < MIN_FRAME_WORDS:
+        return ""
+    swaps = [(c_runs[i1, i2], s_runs[j1, j2]) for tag, i1, i2, j1, j2 in ops
+             if tag == "replace" and (i1, i2) in c_runs and (j1, j2) in s_runs]
+    for ours, theirs in swaps:
+        a, b = ours.split(), theirs.split()
+        if any(same_word(w, set(b)) for w in a) or any(same_word(w, set(a)) for w in b) or _initials(a, b):
+            continue
+        # a sentence naming both parties ('A won the women's title and B the men's') is left to the checks above
+        if not any(mentioned(w, set(c)) for w in b) and not any(mentioned(w, set(s)) for w in a):
+            return f"the passage says this of {theirs}, not of {ours}"
+    return ""
+
+
+def _initials(a: list[str], b: list[str]) -> bool:
+    """Is one name the other's initials ('us' and 'united states')?"""
+    return "".join(a) == "".join(w[0] for w in b) or "".join(b) == "".join(w[0] for w in a)
+

@@ -69,7 +69,7 @@ def name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
     """(as written, folded) for each run of capitalised words of ``text``."""
     toks = list(TOKEN.finditer(text))
     out = []
-    for first, stop, folded in _runs(text, lower):
+    for first, stop, folded in name_token_runs(text, lower):
         a, b = toks[first].start(), toks[stop - 1].end()
         out.append((text[a:b].rstrip(".-'’").removesuffix("'s").removesuffix("’s"), folded))
     return out
@@ -78,10 +78,10 @@ def name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
 def name_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, str]]:
     """(position, folded name) of each run of capitalised words of ``text``, in order; a sentence's
     first word only when ``lower`` (words seen in lower case) does not hold it."""
-    return [(start, name) for start, _, name in _runs(text, lower)]
+    return [(start, name) for start, _, name in name_token_runs(text, lower)]
 
 
-def _runs(text: str, lower: set[str] | None = None) -> list[tuple[int, int, str]]:
+def name_token_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, int, str]]:
     """(first token, token after the last, folded name) of each run of capitalised words of ``text``."""
     out, run, start = [], [], 0
     toks = TOKEN.findall(text)

@@ -300,3 +300,30 @@ def test_a_claim_naming_no_one_is_said_of_whom_the_question_names():
 def test_a_fact_the_passage_gives_for_something_else(claim_text, passage, question, fires):
     assert bool(relation.for_another(claim_text, passage, question)) == fires
     assert stated(claim_text, passage, question) != fires
+
+
+def test_the_relation_is_stated_by_the_pronouns_sentence_not_the_one_before():
+    passage = "Ines Varga is a Hungarian architect and painter. She designed the Kestrel library in Pécs."
+    # 'Hungarian architect and painter' is said of Ines Varga in the sentence before, not of the library
+    assert not stated("The Kestrel library is a Hungarian architect and painter.", passage,
+                      "What is the Kestrel library?")
+    assert stated("Ines Varga designed the Kestrel library in Pécs.", passage, "Who designed the Kestrel library?")
+
+
+@pytest.mark.parametrize("claim_text, passage, fires", [
+    ("Tomas Berg won the 2015 Orrin Prize.", "Lena Holt won the 2015 Orrin Prize. Report by Tomas Berg, 2015.", True),
+    ("The orchard was planted by Hugo Lind in 1921.",
+     "The orchard was planted by Marta Ek in 1921. Hugo Lind bought it in 1950.", True),
+    ("Lena Holt won the 2015 Orrin Prize.", "She won the 2015 Orrin Prize.", False),            # a pronoun
+    ("Holt won the 2015 Orrin Prize.", "Lena Holt won the 2015 Orrin Prize.", False),           # a shorter form
+    ("The U.S. signed the Tarn accord in 2019.", "The United States signed the Tarn accord in 2019.", False),
+    ("President Okafor opened the bridge in 2011.", "Amara Okafor opened the bridge in 2011.", False),
+    ("Lena Holt, a chemist, won the 2015 Orrin Prize.", "Lena Holt won the 2015 Orrin Prize.", False),
+])
+def test_a_sentence_copied_with_another_name_in_place_of_its_own(claim_text, passage, fires):
+    lower = wording.lowercase_words(passage, claim_text)
+    sentences = [passage[a:b] for a, b in wording.split_sentences(passage)]
+    assert any(relation.swapped_name(claim_text, s, lower) for s in sentences) == fires
+    question = "Who won the 2015 Orrin Prize?" if "Prize" in claim_text else ""
+    if fires:
+        assert not stated(claim_text, passage, question)
