@@ -7,11 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # llama.cpp: never -march=native (some virtual CPUs advertise AMX tiles they cannot run, which
-# crashes on long prompts). Use AVX-512 where the CPU has it, else the AVX2 set.
+# crashes on long prompts). Use AVX-512 where the CPU has it, else the AVX2 set; AVX-VNNI only where
+# the CPU has that too (AMD's AVX-512 CPUs may not).
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-ifneq (,$(and $(findstring avx512f,$(CPU_FLAGS)),$(findstring avx512_vnni,$(CPU_FLAGS)),$(findstring avx512_bf16,$(CPU_FLAGS)),$(findstring avx_vnni,$(CPU_FLAGS))))
-LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
+ifneq (,$(and $(findstring avx512f,$(CPU_FLAGS)),$(findstring avx512_vnni,$(CPU_FLAGS)),$(findstring avx512_bf16,$(CPU_FLAGS))))
+LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+ifneq (,$(findstring avx_vnni,$(CPU_FLAGS)))
+LLAMA_CMAKE_ARGS += -DGGML_AVX_VNNI=ON
+endif
 endif
 
 export GRADIO_ANALYTICS_ENABLED := False
