@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from .chunk import split_sentences
 from .answerable import expected_kind, has_kind, missing_focus, other_qualifier, question_name_runs
-from .relation import (for_another, in_the_asked_part, said_to_lose, same_direction, same_frame, says_opposite,
-                       swapped_name)
+from .relation import (for_another, in_the_asked_part, said_to_lose, same_direction, same_frame, same_measure,
+                       says_opposite, swapped_name)
 from .text import content_words, mentioned, numbers, words
 from .wording import lowercase_words, name_runs, name_words, relation_words, same_word
 
@@ -127,7 +127,8 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             if not why:
                 why = same_direction(claim, st.text) or said_to_lose(f, relation, f"{context} {passage}") \
                     or in_the_asked_part(claim, st, question) \
-                    or same_frame(claim, st.text) or for_another(claim, st.text, question) \
+                    or same_frame(claim, st.text) or same_measure(claim, st.text, question) \
+                    or for_another(claim, st.text, question) \
                     or next((w for s in sentences if (w := swapped_name(claim, s, lower))), "")
                 if not why:
                     return "", st

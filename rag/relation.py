@@ -12,6 +12,9 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
 
 - ``for_another``: the claim repeats what the question says its fact is for ("for permanent magnets"),
   and the statement gives it for something else ("a $110 floor for NdPr").
+- ``same_measure``: a number of the claim is written in the statement as the same measure: a share
+  as a share, millions as millions, tonnes as tonnes ("12 tonnes" is not stated by "rose 12%", nor
+  "12 patients" by "a fall of 12 mmHg").
 - ``swapped_name``: the claim is a sentence of the passage with one name put in place of another
   ("Ethan Rothstein won the 2012 Heisman Trophy" from "Johnny Manziel won the 2012 Heisman Trophy").
 
@@ -283,4 +286,58 @@ def swapped_name(claim: str, sentence: str, lower: set[str]) -> str:
 def _initials(a: list[str], b: list[str]) -> bool:
     """Is one name the other's initials ('us' and 'united states')?"""
     return "".join(a) == "".join(w[0] for w in b) or "".join(b) == "".join(w[0] for w in a)
+
+
+_SCALE = re.compile(r"million|billion|thousand|trillion", re.I)
+_UNIT = re.compile(r"\s+([^\W\d_][\w-]*)")
+
+
+_MONEY = re.compile(r"[$£€¥]\s?$|\b(?:USD|EUR|GBP|JPY|CNY|AUD)\s?$")
+_CURRENCY = frozenset("dollars dollar euros euro pounds pound yen yuan".split())
+
+
+def _measure(text: str, m: re.Match) -> tuple[bool, str, str, bool]:
+    """(a share?, its scale word, the word after it that says what it counts or '', money?) of the
+    number ``m`` of ``text``."""
+    span = m.group(0)
+    scale = _SCALE.search(span)
+    unit = "" if text[m.end():m.end() + 1].isalnum() else (_UNIT.match(text, m.end()) or ["", ""])[1]
+    unit = fold(unit) if unit and fold(unit) not in STOPWORDS else ""
+    if not scale and _SCALE.fullmatch(unit):     # 'Billion' written with a capital
+        scale, unit = _SCALE.fullmatch(unit), ""
+    money = span[:1] in "$£€¥" or bool(_MONEY.search(text[max(0, m.start() - 5):m.start()])) or unit in _CURRENCY
+    return "%" in span or "per" in span, fold(scale.group(0)) if scale else "", unit, money
+
+
+def same_measure(claim: str, statement: str, question: str) -> str:
+    """'' unless a number the claim adds to the question is written in the statement only as another
+    measure: a share for a count, another scale word ('million' for 'billion'), or another word right
+    after it ('12 mmHg' for '12 patients'). A unit the statement leaves out, or writes before the
+    number ('Tonnes: 4410'), or shortens ('km' for 'kilometres'), is the same measure."""
+    asked = numbers(question)
+    s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
+    for m in NUMBER_SPAN.finditer(claim):
+        value = numbers(m.group(0))
+        if not value or value <= asked or number_kind(m.group(0))[2]:      # years and asked numbers are left alone
+            continue
+        share, scale, unit, money = _measure(claim, m)
+        found = [n for n in NUMBER_SPAN.finditer(statement) if numbers(n.group(0)) == value]
+        if found and not any(_same_measure((share, scale, unit, money), _measure(statement, n),
+                                           s_toks[max(0, _at(statement, n) - 4):_at(statement, n)]) for n in found):
+            s_unit = _measure(statement, found[0])[2]
+            return f"the passage writes {found[0].group(0)}{f' {s_unit}' if s_unit else ''}, not " \
+                   f"{m.group(0)}{f' {unit}' if unit else ''}"
+    return ""
+
+
+def _at(text: str, m: re.Match) -> int:
+    return len(TOKEN.findall(text[:m.start()]))
+
+
+def _same_measure(ours: tuple, theirs: tuple, before: list[str]) -> bool:
+    (share, scale, unit, money), (s_share, s_scale, s_unit, s_money) = ours, theirs
+    if share != s_share or scale != s_scale or (money and not s_money and s_unit):
+        return False          # '$12 million' is not '12 million workers'
+    return not unit or not s_unit or unit[0] == s_unit[0] or shares_root({stem(unit)}, {stem(s_unit)}) \
+        or shares_root({stem(unit)}, {stem(w) for w in before})
 

@@ -327,3 +327,25 @@ def test_a_sentence_copied_with_another_name_in_place_of_its_own(claim_text, pas
     question = "Who won the 2015 Orrin Prize?" if "Prize" in claim_text else ""
     if fires:
         assert not stated(claim_text, passage, question)
+
+
+@pytest.mark.parametrize("claim_text, passage, question, fires", [
+    ("Veland produced 12 tonnes of cobalt.", "Veland's cobalt output rose 12% to 5,000 tonnes in 2023.",
+     "How many tonnes of cobalt did Veland produce?", True),                      # a share is not a count
+    ("The plant cost $12 million.", "The plant employs 12 million workers and cost $40 million.",
+     "How much did the plant cost?", True),                                      # people are not money
+    ("Veland exported 300 tonnes.", "Veland exported 300 containers of ore, about 9,000 tonnes.",
+     "How many tonnes did Veland export?", True),                                # containers are not tonnes
+    ("The trial ran for 12 weeks.", "The trial ran for 12 months.", "How long did the trial run?", True),
+    ("The bridge cost $4 billion.", "The bridge cost $4 million.", "How much did the bridge cost?", True),
+    # the same measure written otherwise
+    ("Veland exported 9,000 tonnes.", "Veland exported 300 containers of ore, about 9,000 tonnes.",
+     "How many tonnes did Veland export?", False),
+    ("Output rose 12 percent.", "Output rose 12% in 2023.", "How much did output rise?", False),
+    ("Tonnes sold: 4410.", "Region: Kanto; Tonnes: 4410; Year: 2024", "How many tonnes were sold in Kanto?", False),
+    ("The deal was worth $12 billion.", "The deal was worth US$ 12 Billion.", "How much was the deal worth?", False),
+    ("The floor price is $110 per kilogram.", "The floor price is $110 a kilogram.", "What is the floor price?", False),
+])
+def test_a_number_is_stated_only_as_the_same_measure(claim_text, passage, question, fires):
+    assert bool(relation.same_measure(claim_text, passage, question)) == fires
+    assert stated(claim_text, passage, question) != fires
