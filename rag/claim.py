@@ -129,12 +129,20 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
                     or in_the_asked_part(claim, st, question) \
                     or same_frame(claim, st.text) or same_measure(claim, st.text, question) \
                     or for_another(claim, st.text, question) \
-                    or next((w for s in sentences if (w := swapped_name(claim, s, lower))), "")
+                    or _copies_another(claim, st, sentences, relation, lower)
                 if not why:
                     return "", st
             reason = why
             break
     return reason, None
+
+
+def _copies_another(claim: str, st: Statement, sentences: list[str], relation: set[str], lower: set[str]) -> str:
+    """Why the claim reads as a sentence of the passage with another name put in (``swapped_name``),
+    unless the statement that holds its facts states the whole relation itself ('Lena Holt won the
+    prize. Tomas Berg won the prize for poetry.' does state that Tomas Berg won it)."""
+    own = bool(relation) and relation <= relation_words(st.sentence)
+    return next((why for s in sentences if (s == st.sentence or not own) and (why := swapped_name(claim, s, lower))), "")
 
 
 def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earlier: str,

@@ -349,3 +349,10 @@ def test_a_sentence_copied_with_another_name_in_place_of_its_own(claim_text, pas
 def test_a_number_is_stated_only_as_the_same_measure(claim_text, passage, question, fires):
     assert bool(relation.same_measure(claim_text, passage, question)) == fires
     assert stated(claim_text, passage, question) != fires
+
+
+def test_a_sentence_that_states_the_claim_itself_outweighs_one_it_could_be_copied_from():
+    passage = "Lena Holt won the 2015 Orrin Prize. Tomas Berg won the 2015 Orrin Prize for poetry."
+    assert stated("Tomas Berg won the 2015 Orrin Prize.", passage, "Who won the 2015 Orrin Prize for poetry?")
+    passage = "Lena Holt won the 2015 Orrin Prize. Report by Tomas Berg, 2015."
+    assert not stated("Tomas Berg won the 2015 Orrin Prize.", passage, "Who won the 2015 Orrin Prize?")
