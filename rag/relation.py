@@ -318,26 +318,31 @@ def same_measure(claim: str, statement: str, question: str) -> str:
     s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
     for m in NUMBER_SPAN.finditer(claim):
         value = numbers(m.group(0))
-        if not value or value <= asked or number_kind(m.group(0))[2]:      # years and asked numbers are left alone
-            continue
+        if not value or value <= asked or number_kind(m.group(0))[2] or claim[max(0, m.start() - 1):m.start()].isalnum():
+            continue        # years, asked numbers and numbers inside names ('v3', 'A100') are left alone
         share, scale, unit, money = _measure(claim, m)
         found = [n for n in NUMBER_SPAN.finditer(statement) if numbers(n.group(0)) == value]
-        if found and not any(_same_measure((share, scale, unit, money), _measure(statement, n),
-                                           s_toks[max(0, _at(statement, n) - 4):_at(statement, n)]) for n in found):
+        if found and not any(_same_measure((share, scale, unit, money), _measure(statement, n), *_around(statement, n, s_toks))
+                             for n in found):
             s_unit = _measure(statement, found[0])[2]
             return f"the passage writes {found[0].group(0)}{f' {s_unit}' if s_unit else ''}, not " \
                    f"{m.group(0)}{f' {unit}' if unit else ''}"
     return ""
 
 
-def _at(text: str, m: re.Match) -> int:
-    return len(TOKEN.findall(text[:m.start()]))
+def _around(text: str, m: re.Match, toks: list[str]) -> tuple[list[str], list[str]]:
+    """The words of ``text`` up to four before the number ``m`` and three after it, stop words left out."""
+    at = len(TOKEN.findall(text[:m.start()]))
+    end = at + len(TOKEN.findall(m.group(0)))
+    return ([w for w in toks[max(0, at - 4):at] if w not in STOPWORDS],
+            [w for w in toks[end:end + 3] if w not in STOPWORDS])
 
 
-def _same_measure(ours: tuple, theirs: tuple, before: list[str]) -> bool:
+def _same_measure(ours: tuple, theirs: tuple, before: list[str], after: list[str]) -> bool:
     (share, scale, unit, money), (s_share, s_scale, s_unit, s_money) = ours, theirs
     if share != s_share or scale != s_scale or (money and not s_money and s_unit):
         return False          # '$12 million' is not '12 million workers'
-    return not unit or not s_unit or unit[0] == s_unit[0] or shares_root({stem(unit)}, {stem(s_unit)}) \
-        or shares_root({stem(unit)}, {stem(w) for w in before})
+    # the unit as written before the number ('Tonnes: 4410'), or shortened or after a word ('metric tons')
+    return not unit or not s_unit or shares_root({stem(unit)}, {stem(w) for w in [s_unit] + before + after}) \
+        or any(w[:1] == unit[:1] for w in [s_unit] + after)
 

@@ -345,6 +345,10 @@ def test_a_sentence_copied_with_another_name_in_place_of_its_own(claim_text, pas
     ("Tonnes sold: 4410.", "Region: Kanto; Tonnes: 4410; Year: 2024", "How many tonnes were sold in Kanto?", False),
     ("The deal was worth $12 billion.", "The deal was worth US$ 12 Billion.", "How much was the deal worth?", False),
     ("The floor price is $110 per kilogram.", "The floor price is $110 a kilogram.", "What is the floor price?", False),
+    ("The mine produced 2.5 million tonnes.", "The mine produced 2.5 million metric tons.", "How much did the mine produce?",
+     False),
+    # a number inside a name is not a measure
+    ("The Kestrel v3 update adds new models.", "The Kestrel v3 update adds new models.", "What does the update add?", False),
 ])
 def test_a_number_is_stated_only_as_the_same_measure(claim_text, passage, question, fires):
     assert bool(relation.same_measure(claim_text, passage, question)) == fires
