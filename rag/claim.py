@@ -142,7 +142,8 @@ def _copies_another(claim: str, st: Statement, sentences: list[str], relation: s
     unless the statement that holds its facts states the whole relation itself ('Lena Holt won the
     prize. Tomas Berg won the prize for poetry.' does state that Tomas Berg won it)."""
     own = bool(relation) and relation <= relation_words(st.sentence)
-    return next((why for s in sentences if (s == st.sentence or not own) and (why := swapped_name(claim, s, lower))), "")
+    return next((why for s in sentences
+                 if (s == st.sentence or not own) and (why := swapped_name(claim, s, lower))), "")
 
 
 def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earlier: str,
@@ -160,7 +161,8 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
                 return None
         elif not (same_word(x, own_words) or x in own_stems):
             return None
-    said = relation_words(st.sentence)   # the relation is stated here; the sentence before gives only whom a pronoun means
+    # the relation is stated here; the sentence before gives only whom a pronoun means
+    said = relation_words(st.sentence)
     flipped = says_opposite(relation, said)
     if flipped:
         return f"the passage says “{flipped[1]}”, not “{flipped[0]}”"

@@ -16,7 +16,7 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
   as a share, millions as millions, tonnes as tonnes ("12 tonnes" is not stated by "rose 12%", nor
   "12 patients" by "a fall of 12 mmHg").
 - ``swapped_name``: the claim is a sentence of the passage with one name put in place of another
-  ("Ethan Rothstein won the 2012 Heisman Trophy" from "Johnny Manziel won the 2012 Heisman Trophy").
+  ("Tomas Berg won the 2015 Orrin Prize" from "Lena Holt won the 2015 Orrin Prize").
 
 ``another_in_its_place`` reads the answer against the question: it must not name something else
 where the question names what it asks about ("in the United States" for "in Australia").
@@ -305,8 +305,9 @@ def _measure(text: str, m: re.Match) -> tuple[bool, str, str, bool]:
     unit = fold(unit) if unit and fold(unit) not in STOPWORDS else ""
     if not scale and _SCALE.fullmatch(unit):     # 'Billion' written with a capital
         scale, unit = _SCALE.fullmatch(unit), ""
-    money = span[:1] in "$£€¥" or bool(_MONEY.search(text[max(0, m.start() - 5):m.start()])) or unit in _CURRENCY
-    return "%" in span or "per" in span, fold(scale.group(0)) if scale else "", unit, money
+    money, share = number_kind(span)[:2]
+    money = money or bool(_MONEY.search(text[max(0, m.start() - 5):m.start()])) or unit in _CURRENCY
+    return share, fold(scale.group(0)) if scale else "", unit, money
 
 
 def same_measure(claim: str, statement: str, question: str) -> str:
@@ -318,13 +319,14 @@ def same_measure(claim: str, statement: str, question: str) -> str:
     s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
     for m in NUMBER_SPAN.finditer(claim):
         value = numbers(m.group(0))
-        if not value or value <= asked or number_kind(m.group(0))[2] or claim[max(0, m.start() - 1):m.start()].isalnum():
+        inside_a_name = claim[max(0, m.start() - 1):m.start()].isalnum()
+        if not value or value <= asked or number_kind(m.group(0))[2] or inside_a_name:
             continue        # years, asked numbers and numbers inside names ('v3', 'A100') are left alone
-        share, scale, unit, money = _measure(claim, m)
+        ours = _measure(claim, m)
         found = [n for n in NUMBER_SPAN.finditer(statement) if numbers(n.group(0)) == value]
-        if found and not any(_same_measure((share, scale, unit, money), _measure(statement, n), *_around(statement, n, s_toks))
-                             for n in found):
-            s_unit = _measure(statement, found[0])[2]
+        theirs = [_measure(statement, n) for n in found]
+        if found and not any(_same_measure(ours, t, *_around(statement, n, s_toks)) for n, t in zip(found, theirs)):
+            unit, s_unit = ours[2], theirs[0][2]
             return f"the passage writes {found[0].group(0)}{f' {s_unit}' if s_unit else ''}, not " \
                    f"{m.group(0)}{f' {unit}' if unit else ''}"
     return ""
@@ -345,4 +347,3 @@ def _same_measure(ours: tuple, theirs: tuple, before: list[str], after: list[str
     # the unit as written before the number ('Tonnes: 4410'), or shortened or after a word ('metric tons')
     return not unit or not s_unit or shares_root({stem(unit)}, {stem(w) for w in [s_unit] + before + after}) \
         or any(w[:1] == unit[:1] for w in [s_unit] + after)
-
