@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .text import (QUESTION_WORDS, STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem,
+from .text import (QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, mentioned, numbers, shares_root, stem,
                    strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
@@ -301,8 +301,10 @@ def operators(question: str) -> list[str]:
     return [t for t in tokens if len(t) >= 2 and not any(ch.isalnum() for ch in t)]
 
 
-# Words that name the kind of fact asked, not what it is about ('In which year …', 'Which country …').
-_KIND_WORDS = frozenset("year date day time month much many number amount country city place name kind type".split())
+# Words that name the kind of fact asked, not what it is about ('In which year …', 'Which country …'),
+# and words that only place it in time ('Who is the new CEO …': an answer need not say 'new').
+_KIND_WORDS = frozenset("year date day time month much many number amount country city place location name kind type"
+                        " new current latest recent present".split())
 
 
 def misses_the_question(question: str, answer: str) -> bool:
@@ -319,5 +321,5 @@ def misses_the_question(question: str, answer: str) -> bool:
     asked = {verb_stem(w) for w in plain_q if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1
              and not w.isdigit() and w not in names and w not in _KIND_WORDS} or set(content_words(question))
     said = {verb_stem(w) for w in words(plain)} | set(content_words(plain))
-    return bool(asked) and not shares_root(asked, said)
+    return bool(asked) and not shares_root(asked | {agent_verb(w) for w in asked}, said)
 

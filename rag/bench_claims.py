@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .chunk import split_sentences
-from .relation import alternatives
 from .wording import CALENDAR, NUMBER_SPAN, lowercase_words, name_spans
 from .documents import read_source
 from .text import STOPWORDS, fold
@@ -98,23 +97,23 @@ def _party(name: str) -> bool:
 
 
 
-def run(cases: list[Case], generator=None, margin: float | None = None) -> dict:
-    """Judge every case with the verifier (and, given a generator, the model's fills_the_gap check)."""
-    from .decide import FILL_MAX_MARGIN
-    from .judge import fills_gap
+def run(cases: list[Case], generator=None) -> dict:
+    """Judge every case as the product would: the verifier's support check, then the checks of what an
+    answer says before it is shown (``decide.claim_problem``; with a generator, the model's check too).
+    A claim counts as rejected when either stops it; the support check's own count is kept."""
+    from .decide import claim_problem
+    from .verify import Verdict, VerifiedSentence
 
-    margin = FILL_MAX_MARGIN if margin is None else margin
     rows = []
     for c in cases:
         s = support(c.claim, c.passage, c.question, c.passage)
         kept, why = s.ok, s.unstated or ", ".join(s.missing) or ("" if s.ok else "too few of its words")
-        if kept and generator is not None and s.statement is not None:
-            fact, others = alternatives(c.claim, s.statement, c.question)
-            shown = f"{s.statement.before} {s.statement.sentence}".strip()
-            fill = fills_gap(generator, c.question, shown, c.claim, fact, others)
-            if fill and fill.margin > margin:
-                kept, why = False, f"“{fill.best}” fits better than “{fill.fact}” ({fill.margin:+.2f})"
-        rows.append({**asdict(c), "kept": kept, "why": why})
+        supported = kept
+        if kept:
+            verdict = Verdict([VerifiedSentence(c.claim, [1], statement=s.statement)], [], False)
+            _, problem = claim_problem(c.question, verdict, generator)
+            kept, why = not problem, problem
+        rows.append({**asdict(c), "supported_by_passage": supported, "kept": kept, "why": why})
     false = [r for r in rows if not r["supported"]]
     true = [r for r in rows if r["supported"]]
     by_shape = Counter(r["shape"] for r in false)
@@ -123,6 +122,8 @@ def run(cases: list[Case], generator=None, margin: float | None = None) -> dict:
         "cases": len(rows),
         "false_rejected": f"{sum(not r['kept'] for r in false)}/{len(false)}",
         "true_rejected": f"{sum(not r['kept'] for r in true)}/{len(true)}",
+        "false_rejected_by_support_check": f"{sum(not r['supported_by_passage'] for r in false)}/{len(false)}",
+        "true_rejected_by_support_check": f"{sum(not r['supported_by_passage'] for r in true)}/{len(true)}",
         "false_rejected_by_shape": {k: f"{caught[k]}/{n}" for k, n in sorted(by_shape.items())},
         "rows": rows,
     }

@@ -51,27 +51,14 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
     by_n = {p.n: p for p in passages}
     quotable: list[Passage] = []     # the passage the model's answer came from, when it states the kind asked
     if verdict.supported:
-        cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
-        text = " ".join(s.text for s in verdict.sentences)
-        checks: list[tuple[Callable[..., str], tuple]] = [
-            (on_topic, (question, cited, passages)),
-            (adds_a_fact, (question, text)),
-            (cites_strong, (question, text, kind, cited, passages)),
-            (states_kind, (question, text, kind)),
-            (fills_the_gap, (question, verdict, generator)),
-        ]
-        failed, problem = None, ""
-        for check, args in checks:      # the first check that fails gives the reason
-            problem = check(*args)
-            if problem:
-                failed = check
-                break
+        failed, problem = answer_problem(question, passages, verdict, generator)
         if not problem:
             d.kind = "answer"
             return d
         d.notes.append(f"the model's answer was not used: {problem}")
         if failed is states_kind:
             # The model found a passage that backs its sentence but took the wrong part of it.
+            cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
             quotable = [p for p in cited if answerable.has_kind(p.text, kind, question)]
     if verdict.refused and not quotable:
         return d
@@ -84,6 +71,35 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
                        else "the best matching passage is quoted instead of a model-written answer")
         return d
     return d
+
+
+def answer_problem(question: str, passages: list[Passage], verdict: Verdict,
+                   generator=None) -> tuple[Callable[..., str] | None, str]:
+    """The first answer check the verified answer fails and why, or (None, '') when it passes them all:
+    first what it cites (on_topic, cites_strong), then what it says (``claim_problem``)."""
+    kind = answerable.expected_kind(question)
+    by_n = {p.n: p for p in passages}
+    cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
+    text = " ".join(s.text for s in verdict.sentences)
+    for check, args in [(on_topic, (question, cited, passages)),
+                        (cites_strong, (question, text, kind, cited, passages))]:
+        problem = check(*args)
+        if problem:
+            return check, problem
+    return claim_problem(question, verdict, generator)
+
+
+def claim_problem(question: str, verdict: Verdict, generator=None) -> tuple[Callable[..., str] | None, str]:
+    """The first check of what the verified answer says that it fails, and why; (None, '') if none."""
+    kind = answerable.expected_kind(question)
+    text = " ".join(s.text for s in verdict.sentences)
+    for check, args in [(adds_a_fact, (question, text)),
+                        (states_kind, (question, text, kind)),
+                        (fills_the_gap, (question, verdict, generator))]:
+        problem = check(*args)
+        if problem:
+            return check, problem
+    return None, ""
 
 
 def on_topic(question: str, cited: list[Passage], passages: list[Passage]) -> str:

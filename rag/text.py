@@ -70,6 +70,15 @@ def verb_stem(word: str) -> str:
     return stem(_IRREGULAR.get(word, word))
 
 
+def agent_verb(word: str) -> str:
+    """The verb an agent noun is made from ('winner' -> 'win', 'founder' -> 'found', 'director' ->
+    'direct'); other words as they are."""
+    if len(word) < 5 or not word.endswith(("er", "or")):
+        return word
+    base = word[:-2]
+    return base[:-1] if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "aeiouls" else base
+
+
 def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 

@@ -239,6 +239,13 @@ def test_an_answer_that_adds_nothing_on_other_topics(question, answer, fires):
     ("Who won the Lakeside regatta in 2019?", "Ines Moreau won the regatta in 2019 [1].", False),
     ("Who won the Lakeside regatta in 2019?", "Ines Moreau took the 2019 Lakeside regatta by a minute [1].", False),
     ("Who is Ines Moreau?", "Ines Moreau is a sailor from Lakeside [1].", False),   # only names: any of its words
+    # an agent noun asks what its verb says ('winner': who won; 'founder': who founded)
+    ("Who was the winner of the Lakeside regatta?", "Ines Moreau won the regatta by a minute [1].", False),
+    ("Who was the founder of the Kestrel library?", "Tomas Berg founded the library in 1921 [1].", False),
+    ("Who was the winner of the Lakeside regatta?", "Ines Moreau sailed for the Lakeside club that year [1].", True),
+    # 'new', 'current' place the question in time; an answer need not repeat them
+    ("Who is the new harbour master?", "Dana Whitfield took over as harbour master in May [1].", False),
+    ("Who is the new harbour master?", "Dana Whitfield opened a bakery near the ferry in May [1].", True),
 ])
 def test_an_answer_that_says_nothing_of_what_is_asked_on_other_topics(question, answer, fires):
     assert misses_the_question(question, answer) is fires

@@ -45,3 +45,17 @@ def test_no_false_case_is_made_by_a_swap_that_says_the_same_thing(tmp_path):
     shapes = [(c.id, c.shape) for c in bench_claims.derive(qa, corpus)]
     assert ("q1-reversed", "reversed") not in shapes and ("q2-reversed", "reversed") not in shapes
     assert ("q1-true", "true") in shapes and ("q2-true", "true") in shapes
+
+
+def test_a_claim_the_passage_supports_but_that_does_not_answer_counts_as_rejected():
+    # what an answer must do before it is shown (repeat more than the question, state the kind asked)
+    # counts as the product's verdict; the support check's own figure is reported beside it
+    passage = "The Tern library removed its XML reader in version 5.0. Mei Chen wrote its streaming parser."
+    cases = [bench_claims.Case("a", "Why was the XML reader removed?", passage,
+                               "The XML reader was removed in version 5.0.", False, "almost"),
+             bench_claims.Case("b", "Who wrote the streaming parser?", passage,
+                               "Mei Chen wrote its streaming parser.", True, "true")]
+    result = bench_claims.run(cases)
+    assert result["false_rejected"] == "1/1" and result["true_rejected"] == "0/1"
+    assert result["false_rejected_by_support_check"] == "0/1"
+    assert "reason" in result["rows"][0]["why"]
