@@ -2,7 +2,8 @@
 
 A claim's facts (the numbers and names it adds to the question) and the relation between them must
 be stated together in one place of the passage: one clause or sentence, or a sentence and the one it
-refers back to ("She had run the water board" after "Dana Whitfield became mayor"). ``find`` looks
+refers back to ("She had run the water board" after "Dana Whitfield became mayor"), or a line of a
+list and the line that leads into it ("Lakeside: 40" under "Ferry times from Port Elm, in minutes:"). ``find`` looks
 for that statement; each check gives a reason when it fails:
 
 - ``_states``: the statement holds every new fact of the claim and most of its other words (the
@@ -53,28 +54,50 @@ class Statement:
     text: str          # a clause or sentence of the passage
     before: str        # the sentence before it, when it refers back to it with a pronoun; else ''
     sentence: str      # the whole sentence it is part of (a clause may leave out what it shares: 'while B's is 1.1')
+    lead: str = ""     # for an item of a list, the line that leads into the list ('… the following speedups:')
 
     @property
     def scope(self) -> str:
         return f"{self.before} {self.text}".strip()
 
+    @property
+    def said(self) -> str:
+        """Where the relation is stated: the sentence, and the line a list item sits under."""
+        return f"{self.lead} {self.sentence}".strip()
+
+    @property
+    def whole(self) -> str:
+        """The statement, and the line a list item sits under."""
+        return f"{self.lead} {self.text}".strip()
+
 
 def statements(passage: str, preceding: str = "") -> list[list[Statement]]:
     """The places a claim may be stated, sentence by sentence: a sentence's clauses, then the whole
     sentence. A statement with a pronoun may draw on the sentence before it (for the passage's first
-    sentence, the last one of ``preceding``, the text above the passage)."""
-    sentences = [passage[a:b] for a, b in split_sentences(passage)]
-    above = [preceding[a:b] for a, b in split_sentences(preceding)][-1:]
+    sentence, the last one of ``preceding``, the text above the passage). A line of a list under a
+    lead-in that ends with ':' is read with that lead-in ('Speedup over the V100:' / 'ResNet: 1.4x')."""
+    spans = split_sentences(passage)
+    sentences = [passage[a:b] for a, b in spans]
+    above_spans = split_sentences(preceding)[-1:]
+    above = [preceding[a:b] for a, b in above_spans]
+    # the text between each sentence and the one before it: a new line there starts a list item
+    gaps = [(preceding[above_spans[0][1]:] if above_spans else "") + passage[:spans[0][0]] if spans else ""]
+    gaps += [passage[spans[i - 1][1]:spans[i][0]] for i in range(1, len(spans))]
     out = []
+    lead = ""
     for i, sent in enumerate(sentences):
+        earlier = sentences[i - 1] if i else (above[0] if above else "")
+        if earlier.endswith(":") and "\n" in gaps[i]:
+            lead = earlier
+        elif "\n" not in gaps[i] or (lead and gaps[i].count("\n") > 1 and lead != earlier):
+            lead = ""           # the list ends where prose goes on, or at a blank line after its items
         parts = [p.strip() for p in _CLAUSE.split(sent) if p and p.strip()]
         if any(len(p.split()) < MIN_CLAUSE_WORDS for p in parts):   # 'Ship: Albatross; Captain: …' is one record
             parts = [sent]
-        earlier = sentences[i - 1] if i else (above[0] if above else "")
         group = []
         for part in (parts if len(parts) > 1 else []) + [sent]:
-            before = earlier if set(words(part)) & _PRONOUNS else ""
-            group.append(Statement(part, before, sent))
+            before = lead or (earlier if set(words(part)) & _PRONOUNS else "")
+            group.append(Statement(part, before, sent, lead))
         out.append(group)
     return out
 
@@ -125,10 +148,10 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             if why is None:
                 continue
             if not why:
-                why = same_direction(claim, st.text) or said_to_lose(f, relation, f"{context} {passage}") \
+                why = same_direction(claim, st.whole) or said_to_lose(f, relation, f"{context} {passage}") \
                     or in_the_asked_part(claim, st, question) \
-                    or same_frame(claim, st.text) or same_measure(claim, st.text, question) \
-                    or for_another(claim, st.text, question) \
+                    or same_frame(claim, st.whole) or same_measure(claim, st.whole, question) \
+                    or for_another(claim, st.whole, question) \
                     or _copies_another(claim, st, sentences, relation, lower)
                 if not why:
                     return "", st
@@ -141,7 +164,7 @@ def _copies_another(claim: str, st: Statement, sentences: list[str], relation: s
     """Why the claim reads as a sentence of the passage with another name put in (``swapped_name``),
     unless the statement that holds its facts states the whole relation itself ('Lena Holt won the
     prize. Tomas Berg won the prize for poetry.' does state that Tomas Berg won it)."""
-    own = bool(relation) and relation <= relation_words(st.sentence)
+    own = bool(relation) and relation <= relation_words(st.said)
     return next((why for s in sentences
                  if (s == st.sentence or not own) and (why := swapped_name(claim, s, lower))), "")
 
@@ -162,7 +185,7 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
         elif not (same_word(x, own_words) or x in own_stems):
             return None
     # the relation is stated here; the sentence before gives only whom a pronoun means
-    said = relation_words(st.sentence)
+    said = relation_words(st.said)
     flipped = says_opposite(relation, said)
     if flipped:
         return f"the passage says “{flipped[1]}”, not “{flipped[0]}”"
@@ -191,12 +214,12 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
     the claim's first place ('France joined in 1911' for 'Spain joined in 1911'), or the borrowed party
     is named nowhere up to the statement, not even in other words ('the presidential election')."""
     claim_runs = [run for _, run in name_runs(f.claim, lower)]
-    borrowed = [run for run in claim_runs if not _present(run, st.text, lower)]
+    borrowed = [run for run in claim_runs if not _present(run, st.whole, lower)]   # an item names what its lead-in names
     borrowed += [" ".join(run) for run in f.asked_names
                  if " ".join(run) not in borrowed and not _present(" ".join(run), st.text, lower)]
     # a claim naming no one ('42 tonnes of pears') is said of whom the question names
     implied = [] if claim_runs else [run for run in (" ".join(r).replace(".", "") for r in f.question_names)
-                                     if not _present(run, st.text, lower)]
+                                     if not _present(run, st.whole, lower)]
     claim_runs = claim_runs or implied[:1]
     if claim_runs and (claim_runs[0] in borrowed or claim_runs[0] in implied):
         first = next((run for _, run in name_runs(st.text, lower)), "")
@@ -231,10 +254,10 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
             continue
         # a name of the question the sentence itself does not hold may not stand where it names another party
         first = next((run for _, run in name_runs(st.text, lower)), "")
-        if any(not _present(run, st.text, lower) for run in runs) and first \
+        if any(not _present(run, st.whole, lower) for run in runs) and first \
                 and not all(mentioned(w, q_words) for w in first.split()):
             continue
-        if same_direction(question, st.text) or says_opposite(relation_words(question), relation_words(st.scope)):
+        if same_direction(question, st.whole) or says_opposite(relation_words(question), relation_words(st.scope)):
             continue        # 'How much will A invest in B?' is not 'B invests … in A'; 'consumer' is not 'producer'
         return st
     return None

@@ -360,3 +360,37 @@ def test_a_sentence_that_states_the_claim_itself_outweighs_one_it_could_be_copie
     assert stated("Tomas Berg won the 2015 Orrin Prize.", passage, "Who won the 2015 Orrin Prize for poetry?")
     passage = "Lena Holt won the 2015 Orrin Prize. Report by Tomas Berg, 2015."
     assert not stated("Tomas Berg won the 2015 Orrin Prize.", passage, "Who won the 2015 Orrin Prize?")
+
+
+# A list under a line that leads into it: each item is read with its lead-in.
+FERRY = ("Ferry times from Port Elm, in minutes:\n\n"
+         "Lakeside: 40\n"
+         "Orrin Island: 75\n"
+         "Kestrel Bay: 110\n\n"
+         "The Orrin Island ferry stops in winter.")
+
+
+@pytest.mark.parametrize("claim_text, supported", [
+    ("The ferry from Port Elm to Orrin Island takes 75 minutes.", True),
+    ("The ferry from Port Elm to Lakeside takes 40 minutes.", True),
+    ("The ferry from Port Elm to Lakeside takes 75 minutes.", False),       # another item's number
+    ("The ferry from Orrin Island to Port Elm takes 75 minutes.", True),    # the lead-in gives no direction
+    ("The Kestrel Bay ferry stops in winter.", False),                       # prose after the list is its own
+])
+def test_a_list_item_is_read_with_its_lead_in(claim_text, supported):
+    assert stated(claim_text, FERRY, "How long is the ferry from Port Elm?") is supported
+
+
+def test_a_list_item_states_nothing_without_its_lead_in():
+    # the same item as prose ('Orrin Island: 75' after a full stop) is not a ferry time
+    prose = "Ferry times from Port Elm are posted at the pier. Orrin Island: 75"
+    assert not stated("The ferry from Port Elm to Orrin Island takes 75 minutes.", prose,
+                      "How long is the ferry from Port Elm?")
+
+
+def test_a_list_item_answers_a_question_its_lead_in_names():
+    speedups = "The Tarn 4 runs the following jobs faster than the Tarn 3:\n\nimage sorting: 1.4x\nmail parsing: 1.7x"
+    st = claim.answering_statement("How much faster is the Tarn 4 than the Tarn 3?", speedups)
+    assert st is not None and st.text == "image sorting: 1.4x" and st.lead.startswith("The Tarn 4 runs")
+    assert claim.answering_statement("How much faster is the Tarn 4 than the Tarn 3?",
+                                     "The Tarn 4 was shown in May.\n\nimage sorting: 1.4x") is None
