@@ -18,7 +18,8 @@ one ones much many within without whose yes yet via per upon across among amid a
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 
 _WORD = re.compile(r"[\w’']+", re.UNICODE)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A number, not the digits of a name ('A100', 'NS-1', 'COVID-19': part of the name, checked as one).
+_NUMBER = re.compile(r"(?<![^\W_])(?<![^\W\d_]-)\d+(?:[.,]\d+)*")
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 
 

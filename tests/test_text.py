@@ -20,3 +20,12 @@ def test_spell_as_takes_accents_from_the_quote_only():
     # typographic forms are not accents: a ligature or a curly apostrophe is not copied
     assert spell_as("the final round", "the ﬁnal round") == "the final round"
     assert spell_as("Trump's visit", "Trump’s visit to Asia") == "Trump's visit"
+
+
+def test_the_digits_of_a_name_are_not_a_number_of_their_own():
+    from rag.text import numbers
+    assert numbers("The NS-1 weighed 3.2 kilograms") == {"3.2"}
+    assert numbers("the A100 against the V100: 1.73x") == {"1.73"}
+    assert numbers("COVID-19 cases in 2020") == {"2020"}
+    # numbers that only stand next to other numbers or symbols are numbers
+    assert numbers("the 2019-20 season, a 3-1 win, $1.65 billion, 5,000 fans") == {"2019", "20", "3", "1", "1.65", "5000"}
