@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from .chunk import split_sentences
-from .answerable import expected_kind, has_kind, missing_focus, other_qualifier, question_name_runs
+from .answerable import A_YEAR, expected_kind, has_kind, missing_focus, other_qualifier, question_name_runs
 from .relation import (for_another, in_the_asked_part, said_to_lose, same_direction, same_frame, same_measure,
                        says_opposite, swapped_name)
 from .text import content_words, mentioned, numbers, words
@@ -110,6 +110,7 @@ class Facts:
     asked_names: list[list[str]]   # names of the question the claim repeats, each a run of folded words
     names: set[str]            # every name of the claim
     question_names: list[list[str]]   # every name of the question, each a run of folded words
+    left_out: set[str]         # years the question gives and the claim does not repeat
 
 
 def facts(claim: str, question: str, passage: str) -> Facts:
@@ -123,7 +124,9 @@ def facts(claim: str, question: str, passage: str) -> Facts:
     if not new:   # 'The plant produces steel, glass and cement': the answer is in plain words
         new = set(content_words(claim)) - set(content_words(question))
         new = {w for w in new if not any(ch.isdigit() for ch in w)}
-    return Facts(claim, new, asked, [r for r in runs if r], claim_names, question_name_runs("x " + question))
+    left_out = {n for n in q_numbers - numbers(claim) if A_YEAR.fullmatch(n)}
+    return Facts(claim, new, asked, [r for r in runs if r], claim_names, question_name_runs("x " + question),
+                 left_out)
 
 
 def find(claim: str, passage: str, question: str = "", context: str = "") -> tuple[str, Statement | None]:
@@ -229,6 +232,10 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
     if numbers_borrowed and own_numbers - f.new - f.asked:
         rivals = ", ".join(sorted(own_numbers - f.new - f.asked))
         return f"the passage says it of {rivals}, not of {', '.join(numbers_borrowed)}"
+    # a claim that leaves out the year the question gives is said of that year ('412 barges' for 'in 1859?')
+    years = sorted(x for x in own_numbers - f.new - f.asked if A_YEAR.fullmatch(x))
+    if years and f.left_out and not f.left_out & own_numbers:
+        return f"the passage says it of {', '.join(years)}, not of {', '.join(sorted(f.left_out))}"
     absent = [x for x in borrowed if not _present(x, earlier)]
     absent += [x for x in numbers_borrowed if x not in numbers(earlier)]
     return f"the passage does not mention {', '.join(absent)} before it says this" if absent else ""

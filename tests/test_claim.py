@@ -394,3 +394,13 @@ def test_a_list_item_answers_a_question_its_lead_in_names():
     assert st is not None and st.text == "image sorting: 1.4x" and st.lead.startswith("The Tarn 4 runs")
     assert claim.answering_statement("How much faster is the Tarn 4 than the Tarn 3?",
                                      "The Tarn 4 was shown in May.\n\nimage sorting: 1.4x") is None
+
+
+@pytest.mark.parametrize("question, supported", [
+    ("How many ferries sailed from Port Elm in 1931?", False),     # the sentence gives 1928, not 1931
+    ("How many ferries sailed from Port Elm in 1928?", True),
+    ("How many ferries sailed from Port Elm?", True),               # no year asked
+])
+def test_a_claim_that_leaves_out_the_asked_year_is_said_of_that_year(question, supported):
+    passage = "The harbour opened in 1911. At its busiest, in 1928, 64 ferries sailed from Port Elm."
+    assert stated("64 ferries sailed from Port Elm.", passage, question) is supported
