@@ -276,6 +276,9 @@ def test_a_quote_answers_only_the_right_way_round_and_not_with_the_opposite(ques
     # a date where the question names a platform or place is not another of its kind
     ("When was Lumen released on Vexbox?", "Lumen was released on October 27, 2017 to wide acclaim [1].", False),
     ("How much did Peruvian firms invest in Bolivia?", "Peruvian firms invested $3 billion [1].", False),
+    # but a month in place of the month asked about is another time
+    ("Who took the Orrin fort in March 1644?", "Lena Holt's troops stormed it in September of that year [1].", True),
+    ("Who took the Orrin fort in March 1644?", "Lena Holt's troops stormed it in March 1644 [1].", False),
 ])
 def test_an_answer_naming_something_else_where_the_question_names_what_it_asks_about(question, answer, fires):
     assert bool(relation.another_in_its_place(question, answer)) == fires
