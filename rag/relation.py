@@ -44,7 +44,7 @@ _BE = frozenset("is are was were be been being 's".split())
 _OPPOSITE_PAIRS = [pair.split(":") for pair in """
 win:lose rise:fall increas:decreas gain:lose buy:sell approv:reject accept:reject higher:lower above:below
 join:leav hire:fire import:export lend:borrow produc:consum impos:lift introduc:lift open:close
-allow:ban largest:smallest maximum:minimum expand:shrink support:oppos
+allow:ban largest:smallest maximum:minimum expand:shrink support:oppos win:nomin
 """.split()]
 
 

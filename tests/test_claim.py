@@ -407,3 +407,15 @@ def test_a_list_item_answers_a_question_its_lead_in_names():
 def test_a_claim_that_leaves_out_the_asked_year_is_said_of_that_year(question, supported):
     passage = "The harbour opened in 1911. At its busiest, in 1928, 64 ferries sailed from Port Elm."
     assert stated("64 ferries sailed from Port Elm.", passage, question) is supported
+
+
+@pytest.mark.parametrize("claim_text, passage, supported", [
+    ("Grey Harbour won Best Score at the Lido Awards.",
+     "At the Lido Awards, Grey Harbour received three nominations, among them Best Score.", False),
+    ("Grey Harbour won Best Score at the Lido Awards.",
+     "At the Lido Awards, Grey Harbour was nominated for and won Best Score.", True),
+])
+def test_a_nomination_is_not_a_win(claim_text, passage, supported):
+    assert stated(claim_text, passage, "What did Grey Harbour win at the Lido Awards?") is supported
+    q = "Which film won Best Score at the Lido Awards?"
+    assert (claim.answering_statement(q, passage) is not None) is supported
