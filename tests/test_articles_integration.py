@@ -16,12 +16,14 @@ from rag.config import Settings
 from rag.documents import read_text
 from rag.pipeline import ABSTAIN_TEXT, Engine
 
+from conftest import known_wrong
+
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARTICLES = FIXTURES / "articles"
 ROWS = [json.loads(line) for line in (FIXTURES / "articles_qa.jsonl").open()]
-# What the product gets wrong among them today (not strict: drafts differ by CPU build).
+# What the product gets wrong among them today, on both CPU builds.
 WRONG = {
     "a06": "answers the parish's area in hectares to how many people live in one of its hamlets",
     "a12": "quotes 'sold 140 units in the first year' for the year of the first product",
@@ -43,13 +45,7 @@ def engine(tmp_path_factory) -> Engine:
     return Engine(Settings.from_env(seeds_dir=ARTICLES, index_dir=index_dir))
 
 
-def case(row: dict):
-    if row["id"] in WRONG:
-        return pytest.param(row, marks=pytest.mark.xfail(strict=False, reason=WRONG[row["id"]]))
-    return row
-
-
-@pytest.mark.parametrize("row", [case(r) for r in ROWS], ids=lambda r: r["id"])
+@pytest.mark.parametrize("row", known_wrong(ROWS, WRONG), ids=lambda r: r["id"])
 def test_nothing_but_an_answer_is_presented_as_one(engine, row):
     a = engine.answer(row["question"])
     for c in a.citations:

@@ -15,6 +15,8 @@ from rag.config import REPO_ROOT, Settings
 from rag.documents import read_text
 from rag.pipeline import ABSTAIN_TEXT, Engine
 
+from conftest import known_wrong
+
 pytestmark = pytest.mark.integration
 
 SEEDS = REPO_ROOT / "seeds"
@@ -125,13 +127,7 @@ ALMOST_WRONG = {
 }
 
 
-def almost_case(q: dict):
-    if q["id"] in ALMOST_WRONG:
-        return pytest.param(q, marks=pytest.mark.xfail(strict=False, reason=ALMOST_WRONG[q["id"]]))
-    return q
-
-
-@pytest.mark.parametrize("item", [almost_case(q) for q in ALMOST], ids=lambda q: q["id"])
+@pytest.mark.parametrize("item", known_wrong(ALMOST, ALMOST_WRONG), ids=lambda q: q["id"])
 def test_questions_the_documents_almost_answer_abstain_and_the_others_are_answered(engine, item):
     a = engine.answer(item["question"])
     assert_verbatim(a)
