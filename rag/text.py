@@ -18,8 +18,9 @@ one ones much many within without whose yes yet via per upon across among amid a
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 
 _WORD = re.compile(r"[\w’']+", re.UNICODE)
-# A number, not the digits of a name ('A100', 'NS-1', 'COVID-19': part of the name, checked as one).
-_NUMBER = re.compile(r"(?<![^\W_])(?<![^\W\d_]-)\d+(?:[.,]\d+)*")
+# A number, not the digits of a name ('A100', 'NS-1', 'COVID-19': part of the name, checked as one);
+# Latin letters only, so that a number written against a word of a script without spaces still counts.
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_])(?<![A-Za-z]-)\d+(?:[.,]\d+)*")
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 
 

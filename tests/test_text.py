@@ -29,3 +29,4 @@ def test_the_digits_of_a_name_are_not_a_number_of_their_own():
     assert numbers("COVID-19 cases in 2020") == {"2020"}
     # numbers that only stand next to other numbers or symbols are numbers
     assert numbers("the 2019-20 season, a 3-1 win, $1.65 billion, 5,000 fans") == {"2019", "20", "3", "1", "1.65", "5000"}
+    assert numbers("共有5人") == {"5"}                 # a script written without spaces
