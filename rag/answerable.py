@@ -304,7 +304,7 @@ def operators(question: str) -> list[str]:
 # Words that name the kind of fact asked, not what it is about ('In which year …', 'Which country …'),
 # and words that only place it in time ('Who is the new CEO …': an answer need not say 'new').
 _KIND_WORDS = frozenset("year date day time month much many number amount country city place location name kind type"
-                        " new current latest recent present".split())
+                        " new current latest recent present first last".split())
 
 
 def misses_the_question(question: str, answer: str) -> bool:

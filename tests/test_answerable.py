@@ -246,6 +246,9 @@ def test_an_answer_that_adds_nothing_on_other_topics(question, answer, fires):
     # 'new', 'current' place the question in time; an answer need not repeat them
     ("Who is the new harbour master?", "Dana Whitfield took over as harbour master in May [1].", False),
     ("Who is the new harbour master?", "Dana Whitfield opened a bakery near the ferry in May [1].", True),
+    # 'first' only orders what is asked: sharing it says nothing of the meeting asked about
+    ("In which year did Ines Moreau first meet Tomas Berg?", "Ines Moreau was the first sailor from Lakeside to win, in 2019 [1].", True),
+    ("In which year did Ines Moreau first meet Tomas Berg?", "Ines Moreau met Tomas Berg in 2019 [1].", False),
 ])
 def test_an_answer_that_says_nothing_of_what_is_asked_on_other_topics(question, answer, fires):
     assert misses_the_question(question, answer) is fires
