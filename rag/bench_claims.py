@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .chunk import split_sentences
-from .wording import CALENDAR, NUMBER_SPAN, lowercase_words, name_spans
+from .wording import NUMBER_SPAN, lowercase_words, name_spans, names_a_date
 from .documents import read_source
 from .text import STOPWORDS, fold
 from .verify import support
@@ -93,7 +93,7 @@ def _cases(rid: str, question: str, passage: str, sentence: str, answer: str) ->
 
 def _party(name: str) -> bool:
     """A name that may stand for a party: not a month or weekday, no digits."""
-    return not any(ch.isdigit() for ch in name) and not any(fold(w)[:3] in CALENDAR for w in name.split())
+    return not any(ch.isdigit() for ch in name) and not names_a_date(name)
 
 
 

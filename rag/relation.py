@@ -28,7 +28,7 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from .text import STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem, words
-from .wording import (CALENDAR, NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans,
+from .wording import (NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans, names_a_date,
                       name_token_runs, number_kind, relation_words, same_word)
 
 if TYPE_CHECKING:
@@ -226,14 +226,10 @@ def another_in_its_place(question: str, claim: str) -> str:
             before = [fold(t) for t in c_raw[max(0, c_start - 2):c_start]]
             if before[-1:] == [prep] or (len(before) == 2 and before[0] == prep and before[1] in _ARTICLES):
                 if c_start and not any(mentioned(w, q_words) for w in c_run.split()) \
-                        and _calendar(c_run) <= _calendar(run):      # a month only in place of a month
+                        and names_a_date(c_run) <= names_a_date(run):      # a month only in place of a month
                     return f"it says {prep} {c_run}, where the question asks about {run}"
     return ""
 
-
-
-def _calendar(name: str) -> bool:
-    return any(fold(w)[:3] in CALENDAR for w in name.split())
 
 
 def for_another(claim: str, statement: str, question: str) -> str:

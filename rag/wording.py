@@ -55,6 +55,11 @@ def same_word(fact: str, scope_words: set[str]) -> bool:
 # The first three letters of months and weekdays: capitalised words that are dates, not names.
 CALENDAR = frozenset("jan feb mar apr may jun jul aug sep oct nov dec mon tue wed thu fri sat sun".split())
 
+
+def names_a_date(name: str) -> bool:
+    """Is a word of ``name`` a month or weekday ('March', 'Nov', 'Monday')?"""
+    return any(fold(w)[:3] in CALENDAR for w in name.split())
+
 NUMBER_SPAN = re.compile(r"[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")
 
 
