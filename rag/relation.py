@@ -319,9 +319,8 @@ def same_measure(claim: str, statement: str, question: str) -> str:
     s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
     for m in NUMBER_SPAN.finditer(claim):
         value = numbers(m.group(0))
-        inside_a_name = claim[max(0, m.start() - 1):m.start()].isalnum()
-        if not value or value <= asked or number_kind(m.group(0))[2] or inside_a_name:
-            continue        # years, asked numbers and numbers inside names ('v3', 'A100') are left alone
+        if not value or value <= asked or number_kind(m.group(0))[2]:
+            continue        # years and asked numbers are left alone
         ours = _measure(claim, m)
         found = [n for n in NUMBER_SPAN.finditer(statement) if numbers(n.group(0)) == value]
         theirs = [_measure(statement, n) for n in found]

@@ -60,7 +60,8 @@ def names_a_date(name: str) -> bool:
     """Is a word of ``name`` a month or weekday ('March', 'Nov', 'Monday')?"""
     return any(fold(w)[:3] in CALENDAR for w in name.split())
 
-NUMBER_SPAN = re.compile(r"[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")
+# Not the digits of a name ("A100", "NS-1", "v3"): as text.numbers reads them.
+NUMBER_SPAN = re.compile(r"(?<![A-Za-z0-9_])(?<![A-Za-z]-)[$£€]?\d+(?:[.,]\d+)*(?:\s?(?:%|per cent|percent|million|billion|thousand))?")
 
 
 def number_kind(span: str) -> tuple:

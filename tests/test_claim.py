@@ -148,6 +148,13 @@ def test_alternatives_are_facts_of_the_same_kind_in_the_statement():
         "45", ["12"])     # the year 2020 is a number of another kind
 
 
+def test_the_digits_of_a_name_are_not_a_number_that_could_fill_the_gap():
+    st = claim.statements("The A100 card costs 9,000 dollars and the V100 costs 6,000 dollars.")[0][-1]
+    assert relation.alternatives("The V100 costs 9,000 dollars.", st, "How much does the V100 cost?") == (
+        "9,000", ["6,000"])     # not the '100' of 'A100'
+    assert [m.group(0) for m in wording.NUMBER_SPAN.finditer("NS-1 weighed 3.2 kg; v3 of 12%")] == ["3.2", "12%"]
+
+
 # --------------------------------------------------------------------------- the written claim cases
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "fixtures" / "claims.jsonl").open(encoding="utf-8")]
