@@ -215,19 +215,25 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
     """'' unless the claim borrows a party the statement does not name as such (from the sentence
     before, or the topic the question names) and either the statement says it of another party in
     the claim's first place ('France joined in 1911' for 'Spain joined in 1911'), or the borrowed party
-    is named nowhere up to the statement, not even in other words ('the presidential election')."""
+    is named nowhere up to the statement, not even in other words ('the presidential election').
+    A name of the question that the claim leaves out is its party too: 'Hartop's Mill was bought for
+    £40,000' answers 'How much did the Corby Guild pay for Hartop's Mill?' only from a statement that
+    names the Corby Guild, or names no other party."""
     claim_runs = [run for _, run in name_runs(f.claim, lower)]
     borrowed = [run for run in claim_runs if not _present(run, st.whole, lower)]   # an item names what its lead-in names
     borrowed += [" ".join(run) for run in f.asked_names
                  if " ".join(run) not in borrowed and not _present(" ".join(run), st.text, lower)]
-    # a claim naming no one ('42 tonnes of pears') is said of whom the question names
-    implied = [] if claim_runs else [run for run in (" ".join(r).replace(".", "") for r in f.question_names)
-                                     if not _present(run, st.whole, lower)]
-    claim_runs = claim_runs or implied[:1]
-    if claim_runs and (claim_runs[0] in borrowed or claim_runs[0] in implied):
-        first = next((run for _, run in name_runs(st.text, lower)), "")
-        if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
-            return f"the passage says it of {first}, not of {claim_runs[0]}"
+    # a name of the question the claim leaves out is still whom it is said of ('42 tonnes of pears'
+    # for the Ashby farm's pears; 'the floor was set at $110' for 'What floor did Japan set?')
+    left_out = [run for run in (" ".join(r).replace(".", "") for r in f.question_names)
+                if not any(mentioned(w, f.names) for w in run.split())
+                and not _present(run, f"{st.before} {st.whole}")]
+    first = next((run for _, run in name_runs(st.text, lower)), "")
+    stranger = bool(first) and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split())
+    if stranger and claim_runs and claim_runs[0] in borrowed:
+        return f"the passage says it of {first}, not of {claim_runs[0]}"
+    if stranger and left_out:
+        return f"the passage says it of {first}, not of {left_out[0]}"
     numbers_borrowed = [x for x in sorted(f.asked) if x not in own_numbers]
     if numbers_borrowed and own_numbers - f.new - f.asked:
         rivals = ", ".join(sorted(own_numbers - f.new - f.asked))

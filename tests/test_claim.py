@@ -298,6 +298,20 @@ def test_a_claim_naming_no_one_is_said_of_whom_the_question_names():
     assert stated("42 tonnes.", ORCHARD, "How many tonnes of pears did Linden sell?")
 
 
+MILL = "The Harlow Trust bought Hartop's Mill for £40,000 in 1921. The Corby Guild restored its wheel in 1950."
+
+
+def test_a_name_the_claim_leaves_out_is_still_whom_it_is_said_of():
+    # 'Hartop's Mill was bought for £40,000' answers what the Corby Guild paid only if the sentence
+    # says it of the Corby Guild; it says it of the Harlow Trust
+    question = "How much did the Corby Guild pay for Hartop's Mill?"
+    assert not stated("Hartop's Mill was bought for £40,000.", MILL, question)
+    assert stated("Hartop's Mill was bought for £40,000.", MILL, "How much did the Harlow Trust pay for Hartop's Mill?")
+    # a question name the stating sentence does not hold, where it names no other party
+    assert stated("Hartop's Mill was bought for £40,000.", "Hartop's Mill was bought for £40,000 in 1921.",
+                  "How much was Hartop's Mill in Calvreth bought for?")
+
+
 @pytest.mark.parametrize("claim_text, passage, question, fires", [
     ("The export duty for raw cobalt is 12%.", "Veland set a 12% export duty for refined copper in May.",
      "What is the export duty for raw cobalt?", True),
