@@ -224,16 +224,16 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
     borrowed += [" ".join(run) for run in f.asked_names
                  if " ".join(run) not in borrowed and not _present(" ".join(run), st.text, lower)]
     # a name of the question the claim leaves out is still whom it is said of ('42 tonnes of pears'
-    # for the Ashby farm's pears; 'the floor was set at $110' for 'What floor did Japan set?')
+    # for the Ashby farm's pears; 'the floor was set at $110' for 'What floor did Japan set?'), unless
+    # the statement or the sentence it refers back to names it, in any case
     left_out = [run for run in (" ".join(r).replace(".", "") for r in f.question_names)
                 if not any(mentioned(w, f.names) for w in run.split())
                 and not _present(run, f"{st.before} {st.whole}")]
-    first = next((run for _, run in name_runs(st.text, lower)), "")
-    stranger = bool(first) and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split())
-    if stranger and claim_runs and claim_runs[0] in borrowed:
-        return f"the passage says it of {first}, not of {claim_runs[0]}"
-    if stranger and left_out:
-        return f"the passage says it of {first}, not of {left_out[0]}"
+    party = claim_runs[0] if claim_runs and claim_runs[0] in borrowed else next(iter(left_out), "")
+    if party:
+        first = next((run for _, run in name_runs(st.text, lower)), "")
+        if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
+            return f"the passage says it of {first}, not of {party}"
     numbers_borrowed = [x for x in sorted(f.asked) if x not in own_numbers]
     if numbers_borrowed and own_numbers - f.new - f.asked:
         rivals = ", ".join(sorted(own_numbers - f.new - f.asked))
