@@ -207,12 +207,25 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     if kind == "country":    # 'Which other countries …' is not answered by 'Tokyo' or by the question's 'U.S.'
         return bool(countries_in(plain) - countries_in(question))
     asked_names = set(question_names("x " + question))
-    for i, tok in enumerate(re.split(r"[\s\-–—/]+", plain)):
-        tok = tok.strip(".,;:!?\"'()[]“”‘’")
+    toks = [t.strip(".,;:!?\"'()[]“”‘’") for t in re.split(r"[\s\-–—/]+", plain)]
+    for i, tok in enumerate(toks):
         if "." in tok or len(tok) < 3:
             continue  # 'U.S', 'AI': abbreviations, not the name asked for
         if tok[:1].isupper() and fold(tok) not in asked_names and fold(tok) not in asked \
-                and fold(tok) not in _MONTHS and not (i == 0 and tok.lower() in STOPWORDS):
+                and fold(tok) not in _MONTHS and not (i == 0 and tok.lower() in STOPWORDS) \
+                and not _qualifies_asked(toks[i + 1:], asked_names):
+            return True
+    return False
+
+
+def _qualifies_asked(rest: list[str], asked_names: set[str]) -> bool:
+    """Is a capitalised word only a title before a name the question gives ('Prime Minister' in
+    'Prime Minister Shinzo Abe' for 'Who assassinated Shinzo Abe?'): its run of capitalised words
+    goes on into an asked name?"""
+    for tok in rest:
+        if not tok[:1].isupper():
+            return False
+        if fold(tok).removesuffix("'s").removesuffix("’s") in asked_names:
             return True
     return False
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from .chunk import split_sentences
 from .answerable import A_YEAR, expected_kind, has_kind, missing_focus, other_qualifier, question_name_runs
-from .relation import (for_another, in_the_asked_part, said_to_lose, same_direction, same_frame, same_measure,
+from .measure import same_measure
+from .relation import (for_another, in_the_asked_part, names_the_doer, said_to_lose, same_direction, same_frame,
                        says_opposite, swapped_name)
 from .text import content_words, mentioned, numbers, words
 from .wording import lowercase_words, name_runs, name_words, relation_words, same_word
@@ -154,7 +155,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
                 why = same_direction(claim, st.whole) or said_to_lose(f, relation, f"{context} {passage}") \
                     or in_the_asked_part(claim, st, question) \
                     or same_frame(claim, st.whole) or same_measure(claim, st.whole, question) \
-                    or for_another(claim, st.whole, question) \
+                    or for_another(claim, st.whole, question) or names_the_doer(claim, f"{st.before} {st.whole}") \
                     or _copies_another(claim, st, sentences, relation, lower)
                 if not why:
                     return "", st

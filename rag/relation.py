@@ -12,9 +12,8 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
 
 - ``for_another``: the claim repeats what the question says its fact is for ("for permanent magnets"),
   and the statement gives it for something else ("a $110 floor for NdPr").
-- ``same_measure``: a number of the claim is written in the statement as the same measure: a share
-  as a share, millions as millions, tonnes as tonnes ("12 tonnes" is not stated by "rose 12%", nor
-  "12 patients" by "a fall of 12 mmHg").
+- ``names_the_doer``: an act the statement names only as a noun ("after the acquisition of B") does
+  not say who did it ("A acquired B").
 - ``swapped_name``: the claim is a sentence of the passage with one name put in place of another
   ("Tomas Berg won the 2015 Orrin Prize" from "Lena Holt won the 2015 Orrin Prize").
 
@@ -27,7 +26,7 @@ import re
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
-from .text import STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem, words
+from .text import STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem, verb_stem, words
 from .wording import (NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans, names_a_date,
                       name_token_runs, number_kind, relation_words, same_word)
 
@@ -202,6 +201,55 @@ def in_the_asked_part(claim: str, st: Statement, question: str) -> str:
     return f"the passage says this of {rival}, not of {fact}" if rival else ""
 
 
+_DETERMINERS = frozenset("the a an this that its his her their".split())
+_POSSESSIVE = frozenset("its his her their".split())
+# Verbs that make a noun of an act the subject's own act ('Acme completed the acquisition of Gamma').
+_LIGHT = frozenset("make take give have hold conduct perform carry complete finalis finaliz undertak lead".split())
+_AUXILIARY = frozenset("has had have".split())
+
+
+def names_the_doer(claim: str, statement: str) -> str:
+    """'' unless the claim makes a name the doer of an act ('Kessler Bank acquired Norrin Labs') that
+    the statement names only as a noun ('the acquisition of Norrin Labs', 'after the assassination of
+    Shinzo Abe') without saying who did it: no 'by Kessler Bank', no 'Kessler Bank's acquisition', no
+    'Kessler Bank completed its acquisition'. Naming an act is not saying who did it."""
+    c_raw, s_raw = TOKEN.findall(claim), TOKEN.findall(statement)
+    runs = name_token_runs(claim)
+    if not runs or runs[0][0] > 1 or (runs[0][0] == 1 and fold(c_raw[0]) != "the"):
+        return ""                       # the claim does not open with who did it
+    _, end, doer = runs[0]
+    c_toks = [fold(t).strip(".,;:") for t in c_raw]
+    at = end + 1 if c_toks[end:end + 1] and c_toks[end] in _AUXILIARY else end
+    verb = c_toks[at] if at < len(c_toks) else ""
+    if not (verb.endswith("ed") or verb_stem(verb) != stem(verb)) or verb in _BE:
+        return ""                       # 'Abe was assassinated', 'The award winner is …': no doer of an act
+    # 'resigned as mayor' has no object: 'the resignation of Ida Brandt' says who resigned
+    transitive = at + 1 < len(c_toks) and c_toks[at + 1] not in _PLACE_PREP | {"as", "after", "over", "following"}
+    s_toks = [fold(t).strip(".,;:()") for t in s_raw]
+    doer_words = set(doer.split())
+    subject = next((run for _, run in name_runs(statement)), "")
+
+    def by_doer(j: int) -> bool:
+        before = s_toks[max(0, j - 3):j]
+        if any(t.endswith(("'s", "’s")) and t.removesuffix("'s").removesuffix("’s") in doer_words for t in before):
+            return True                 # 'Kessler Bank's acquisition of …'
+        after = s_toks[j + 1:j + 10]
+        if not transitive and after[:1] == ["of"] and doer_words & set(after[1:5]):
+            return True                 # 'the resignation of Mayor Ida Brandt': who resigned
+        if "by" in after and doer_words & set(after[after.index("by") + 1:after.index("by") + 4]):
+            return True                 # 'the acquisition of Norrin Labs by Kessler Bank'
+        owner_is_doer = doer_words & set(subject.split())
+        light = any(verb_stem(t) in _LIGHT or stem(t) in _LIGHT for t in s_toks[max(0, j - 4):j])
+        return bool(owner_is_doer) and (light or bool(_POSSESSIVE & set(before)))
+
+    found = [j for j, t in enumerate(s_toks) if t and shares_root({verb_stem(verb)}, {stem(t)})]
+    nouns = [j for j in found if j > 0 and (s_toks[j - 1] in _DETERMINERS or s_toks[j - 1].endswith(("'s", "’s")))
+             and not s_toks[j].endswith("ed")]
+    if not found or len(nouns) < len(found) or any(by_doer(j) for j in nouns):
+        return ""
+    return f"the passage names the {s_toks[nouns[0]]} but does not say that {doer} did it"
+
+
 def _written_in(name: str, text: str) -> bool:
     return fold(name) in fold(text)
 
@@ -286,63 +334,3 @@ def swapped_name(claim: str, sentence: str, lower: set[str]) -> str:
 def _initials(a: list[str], b: list[str]) -> bool:
     """Is one name the other's initials ('us' and 'united states')?"""
     return "".join(a) == "".join(w[0] for w in b) or "".join(b) == "".join(w[0] for w in a)
-
-
-_SCALE = re.compile(r"million|billion|thousand|trillion", re.I)
-_UNIT = re.compile(r"\s+([^\W\d_][\w-]*)")
-
-
-_MONEY = re.compile(r"[$£€¥]\s?$|\b(?:USD|EUR|GBP|JPY|CNY|AUD)\s?$")
-_CURRENCY = frozenset("dollars dollar euros euro pounds pound yen yuan".split())
-
-
-def _measure(text: str, m: re.Match) -> tuple[bool, str, str, bool]:
-    """(a share?, its scale word, the word after it that says what it counts or '', money?) of the
-    number ``m`` of ``text``."""
-    span = m.group(0)
-    scale = _SCALE.search(span)
-    unit = "" if text[m.end():m.end() + 1].isalnum() else (_UNIT.match(text, m.end()) or ["", ""])[1]
-    unit = fold(unit) if unit and fold(unit) not in STOPWORDS else ""
-    if not scale and _SCALE.fullmatch(unit):     # 'Billion' written with a capital
-        scale, unit = _SCALE.fullmatch(unit), ""
-    money, share = number_kind(span)[:2]
-    money = money or bool(_MONEY.search(text[max(0, m.start() - 5):m.start()])) or unit in _CURRENCY
-    return share, fold(scale.group(0)) if scale else "", unit, money
-
-
-def same_measure(claim: str, statement: str, question: str) -> str:
-    """'' unless a number the claim adds to the question is written in the statement only as another
-    measure: a share for a count, another scale word ('million' for 'billion'), or another word right
-    after it ('12 mmHg' for '12 patients'). A unit the statement leaves out, or writes before the
-    number ('Tonnes: 4410'), or shortens ('km' for 'kilometres'), is the same measure."""
-    asked = numbers(question)
-    s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
-    for m in NUMBER_SPAN.finditer(claim):
-        value = numbers(m.group(0))
-        if not value or value <= asked or number_kind(m.group(0))[2]:
-            continue        # years and asked numbers are left alone
-        ours = _measure(claim, m)
-        found = [n for n in NUMBER_SPAN.finditer(statement) if numbers(n.group(0)) == value]
-        theirs = [_measure(statement, n) for n in found]
-        if found and not any(_same_measure(ours, t, *_around(statement, n, s_toks)) for n, t in zip(found, theirs)):
-            unit, s_unit = ours[2], theirs[0][2]
-            return f"the passage writes {found[0].group(0)}{f' {s_unit}' if s_unit else ''}, not " \
-                   f"{m.group(0)}{f' {unit}' if unit else ''}"
-    return ""
-
-
-def _around(text: str, m: re.Match, toks: list[str]) -> tuple[list[str], list[str]]:
-    """The words of ``text`` up to four before the number ``m`` and three after it, stop words left out."""
-    at = len(TOKEN.findall(text[:m.start()]))
-    end = at + len(TOKEN.findall(m.group(0)))
-    return ([w for w in toks[max(0, at - 4):at] if w not in STOPWORDS],
-            [w for w in toks[end:end + 3] if w not in STOPWORDS])
-
-
-def _same_measure(ours: tuple, theirs: tuple, before: list[str], after: list[str]) -> bool:
-    (share, scale, unit, money), (s_share, s_scale, s_unit, s_money) = ours, theirs
-    if share != s_share or scale != s_scale or (money and not s_money and s_unit):
-        return False          # '$12 million' is not '12 million workers'
-    # the unit as written before the number ('Tonnes: 4410'), or shortened or after a word ('metric tons')
-    return not unit or not s_unit or shares_root({stem(unit)}, {stem(w) for w in [s_unit] + before + after}) \
-        or any(w[:1] == unit[:1] for w in [s_unit] + after)

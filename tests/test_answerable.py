@@ -282,3 +282,12 @@ def test_an_answer_adding_only_a_number_adds_a_fact():
     assert not adds_nothing("When did France join the agreement?", "France joined the agreement in 1911 [1].")
     assert not adds_nothing("How many vans did Fenwick recall?", "Fenwick recalled 14,000 vans [1].")
     assert adds_nothing("When did France join the agreement in 1911?", "France joined the agreement in 1911 [1].")
+
+
+def test_a_title_before_the_asked_name_is_not_the_name_asked_for():
+    q = "Who assassinated Shinzo Abe?"
+    # 'Prime Minister' only qualifies the question's own name: the answer names no one new
+    assert not has_kind("Shinzo Abe assassinated Prime Minister Shinzo Abe in 2022 [1].", "name", q)
+    assert has_kind("Tetsuya Yamagami assassinated Prime Minister Shinzo Abe [1].", "name", q)
+    assert has_kind("Prime Minister Takaichi took office after Shinzo Abe died [1].", "name", q)
+    assert has_kind("Vanguard CEO Tim Buckley leads the firm [1].", "name", "Who is the CEO of Vanguard?")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import claim, relation, wording
+from rag import claim, measure, relation, wording
 from rag.verify import support
 
 DEALS = ("Acme Corp bought Gamma Ltd for $5 million in March 2021. Similar deals were later signed with "
@@ -375,7 +375,7 @@ def test_a_sentence_copied_with_another_name_in_place_of_its_own(claim_text, pas
     ("The Kestrel v3 update adds new models.", "The Kestrel v3 update adds new models.", "What does the update add?", False),
 ])
 def test_a_number_is_stated_only_as_the_same_measure(claim_text, passage, question, fires):
-    assert bool(relation.same_measure(claim_text, passage, question)) == fires
+    assert bool(measure.same_measure(claim_text, passage, question)) == fires
     assert stated(claim_text, passage, question) != fires
 
 
@@ -440,3 +440,27 @@ def test_a_nomination_is_not_a_win(claim_text, passage, supported):
     assert stated(claim_text, passage, "What did Grey Harbour win at the Lido Awards?") is supported
     q = "Which film won Best Score at the Lido Awards?"
     assert (claim.answering_statement(q, passage) is not None) is supported
+
+
+_ACT_AS_A_NOUN = ("Prime Minister Takaichi assumed office after the assassination of former Prime Minister "
+                  "Shinzo Abe in 2022. Abe was the first foreign leader to meet Trump after his 2016 election victory.")
+
+
+@pytest.mark.parametrize("claim_text, passage, question, supported", [
+    # the act is named, its doer is not: no name of the passage may be made the doer
+    ("Takaichi assassinated Prime Minister Shinzo Abe in 2022.", _ACT_AS_A_NOUN, "Who assassinated Shinzo Abe?", False),
+    ("Shinzo Abe assassinated Prime Minister Shinzo Abe in 2022.", _ACT_AS_A_NOUN, "Who assassinated Shinzo Abe?", False),
+    ("Trump assassinated Shinzo Abe.", _ACT_AS_A_NOUN, "Who assassinated Shinzo Abe?", False),
+    ("Takaichi assumed office in 2022.", _ACT_AS_A_NOUN, "When did Takaichi assume office?", True),
+    # the doer is said: 'by …', '…'s', or the subject doing its own act
+    ("Kessler Bank acquired Norrin Labs in May.", "The acquisition of Norrin Labs by Kessler Bank closed in May.",
+     "Who acquired Norrin Labs?", True),
+    ("Veltro signed the deal in Tokyo.", "Veltro's signing of the deal in Tokyo ended the talks.",
+     "Who signed the deal?", True),
+    ("Ida Brandt resigned as mayor in 2019.", "After the resignation of Mayor Ida Brandt in 2019, the council "
+     "appointed Tomas Reyes.", "What did Ida Brandt do in 2019?", True),
+    ("Tomas Reyes resigned as mayor in 2019.", "After the resignation of Mayor Ida Brandt in 2019, the council "
+     "appointed Tomas Reyes.", "Who resigned in 2019?", False),
+])
+def test_naming_an_act_is_not_saying_who_did_it(claim_text, passage, question, supported):
+    assert support(claim_text, passage, question, passage).ok is supported
