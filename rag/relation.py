@@ -208,24 +208,35 @@ _LIGHT = frozenset("make take give have hold conduct perform carry complete fina
 _AUXILIARY = frozenset("has had have".split())
 
 
-def names_the_doer(claim: str, statement: str) -> str:
-    """'' unless the claim makes a name the doer of an act ('Kessler Bank acquired Norrin Labs') that
-    the statement names only as a noun ('the acquisition of Norrin Labs', 'after the assassination of
-    Shinzo Abe') without saying who did it: no 'by Kessler Bank', no 'Kessler Bank's acquisition', no
-    'Kessler Bank completed its acquisition'. Naming an act is not saying who did it."""
-    c_raw, s_raw = TOKEN.findall(claim), TOKEN.findall(statement)
+def doer_act(claim: str) -> tuple[str, str, bool] | None:
+    """(who, the verb of the act, has it an object?) of a claim that opens with a name doing something
+    in the past ('Kessler Bank acquired Norrin Labs'); None for any other claim ('Abe was assassinated',
+    'The award winner is …')."""
+    c_raw = TOKEN.findall(claim)
     runs = name_token_runs(claim)
     if not runs or runs[0][0] > 1 or (runs[0][0] == 1 and fold(c_raw[0]) != "the"):
-        return ""                       # the claim does not open with who did it
+        return None
     _, end, doer = runs[0]
     c_toks = [fold(t).strip(".,;:") for t in c_raw]
     at = end + 1 if c_toks[end:end + 1] and c_toks[end] in _AUXILIARY else end
     verb = c_toks[at] if at < len(c_toks) else ""
     if not (verb.endswith("ed") or verb_stem(verb) != stem(verb)) or verb in _BE:
-        return ""                       # 'Abe was assassinated', 'The award winner is …': no doer of an act
+        return None
     # 'resigned as mayor' has no object: 'the resignation of Ida Brandt' says who resigned
     transitive = at + 1 < len(c_toks) and c_toks[at + 1] not in _PLACE_PREP | {"as", "after", "over", "following"}
-    s_toks = [fold(t).strip(".,;:()") for t in s_raw]
+    return doer, verb, transitive
+
+
+def names_the_doer(claim: str, statement: str) -> str:
+    """'' unless the claim makes a name the doer of an act ('Kessler Bank acquired Norrin Labs') that
+    the statement names only as a noun ('the acquisition of Norrin Labs', 'after the assassination of
+    Shinzo Abe') without saying who did it: no 'by Kessler Bank', no 'Kessler Bank's acquisition', no
+    'Kessler Bank completed its acquisition'. Naming an act is not saying who did it."""
+    act = doer_act(claim)
+    if act is None:
+        return ""
+    doer, verb, transitive = act
+    s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
     doer_words = set(doer.split())
     subject = next((run for _, run in name_runs(statement)), "")
 
