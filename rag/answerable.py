@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .text import (QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, mentioned, numbers, shares_root, stem,
-                   strip_markers, verb_stem, words)
+from .text import (QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, mentioned, numbers, says_not,
+                   shares_root, stem, strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -270,20 +270,27 @@ def counted_unit(question: str) -> str | None:
     return word
 
 
-_YES_NO = frozenset("is are was were do does did can could has have had will would should may might".split())
+YES_NO = frozenset("is are was were do does did can could has have had will would should may might".split())
 
 
 def adds_nothing(question: str, answer: str) -> bool:
     """An answer whose every content word is already in the question ('Saga stabbed Scratch' to 'Why
     did Saga stab Scratch?') states no fact. A yes/no question may be answered that way."""
     first = words(question)[:1]
-    if first and first[0] in _YES_NO:
+    if first and first[0] in YES_NO:
         return False
     if numbers(strip_markers(answer)) - numbers(question):
         return False          # a number is a fact: 'France joined the agreement in 1911'
     asked = set(content_words(question))
     said = set(content_words(strip_markers(answer)))
     return bool(said) and said <= asked
+
+
+def asks_what_is_not(question: str) -> bool:
+    """Does the question ask about what is not so ('What is not …', 'a non-binary …', 'unknown')?
+    A yes/no question may be answered either way."""
+    first = words(question)[:1]
+    return bool(first) and first[0] not in YES_NO and says_not(question)
 
 
 def missing_focus(question: str, context: str) -> str:

@@ -25,11 +25,12 @@ import re
 from dataclasses import dataclass
 
 from .chunk import split_sentences
-from .answerable import A_YEAR, expected_kind, has_kind, missing_focus, other_qualifier, question_name_runs
+from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, missing_focus, other_qualifier,
+                         question_name_runs)
 from .measure import same_measure
 from .relation import (for_another, in_the_asked_part, names_the_doer, said_to_lose, same_direction, same_frame,
                        says_opposite, swapped_name)
-from .text import content_words, mentioned, numbers, words
+from .text import content_words, mentioned, numbers, says_not, words
 from .wording import lowercase_words, name_runs, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
@@ -147,7 +148,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
     for group in statements(passage, earlier):
         # the tightest statements first: a sentence counts only when none of its clauses holds the facts
         for st in group:
-            before = f"{earlier} {passage[:passage.find(st.sentence)]} {st.before} {st.text}"
+            before = f"{earlier} {_up_to(passage, st)} {st.before} {st.text}"
             why = _states(f, relation, st, q_words, before, lower)
             if why is None:
                 continue
@@ -162,6 +163,15 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             reason = why
             break
     return reason, None
+
+
+def _up_to(passage: str, st: Statement) -> str:
+    """The passage before the statement: the sentences before its sentence, and the clauses of its
+    sentence before it ('The April frost damaged …, but the walnut groves were not affected')."""
+    start = passage.find(st.sentence)
+    if start < 0:
+        return passage
+    return passage[:start + max(st.sentence.find(st.text), 0)]
 
 
 def _copies_another(claim: str, st: Statement, sentences: list[str], relation: set[str], lower: set[str]) -> str:
@@ -273,5 +283,7 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
             continue
         if same_direction(question, st.whole) or says_opposite(relation_words(question), relation_words(st.scope)):
             continue        # 'How much will A invest in B?' is not 'B invests … in A'; 'consumer' is not 'producer'
+        if asks_what_is_not(question) and not says_not(st.sentence):
+            continue        # 'What is not used to …?' is not answered by '… is used to …'
         return st
     return None

@@ -7,11 +7,14 @@ The model's answer is used when the verifier kept some of it and every answer ch
                      nothing else where the question names what it asks about;
   cites_strong     — it does not cite a passage far less relevant than the best one;
   states_kind      — it states the kind of fact asked for (a number, a date, a name, a reason);
+  same_polarity    — asked what is not so ('What is not …', 'Who never …'), it says what is not, or
+                     rests on a sentence that does;
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
 Otherwise a passage is quoted only when one of its sentences answers the question on its own (it
-names what the question names and states the kind of fact asked) and it passes on_topic; else abstain.
+names what the question names, states the kind of fact asked, and says what is not so when that is
+what is asked) and it passes on_topic; else abstain.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from .evidence import Passage
 from .claim import answering_statement
 from .relation import alternatives, another_in_its_place
 from .judge import fills_gap
-from .text import content_words
+from .text import content_words, says_not
 from .verify import Verdict
 
 # A model answer citing a passage this far below the best passage's relevance score is not trusted,
@@ -95,6 +98,7 @@ def claim_problem(question: str, verdict: Verdict, generator=None) -> tuple[Call
     text = " ".join(s.text for s in verdict.sentences)
     for check, args in [(adds_a_fact, (question, text)),
                         (states_kind, (question, text, kind)),
+                        (same_polarity, (question, verdict)),
                         (fills_the_gap, (question, verdict, generator))]:
         problem = check(*args)
         if problem:
@@ -137,6 +141,14 @@ def states_kind(question: str, text: str, kind: str | None) -> str:
     if not answerable.has_kind(text, kind, question):
         return f"it states no {kind}, which the question asks for"
     return ""
+
+
+def same_polarity(question: str, verdict: Verdict) -> str:
+    if not answerable.asks_what_is_not(question):
+        return ""
+    if any(says_not(s.text) or (s.statement is not None and says_not(s.statement.sentence)) for s in verdict.sentences):
+        return ""
+    return "the question asks what is not so, and the answer says what is"
 
 
 def fills_the_gap(question: str, verdict: Verdict, generator) -> str:

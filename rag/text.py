@@ -186,3 +186,46 @@ def mentioned(name: str, folded_words: set[str]) -> bool:
         return False
     key = name[: max(4, min(len(name), 6))]
     return any(w.startswith(key) and len(w) <= len(name) + 4 for w in folded_words)
+
+
+
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|nobody|nowhere|cannot|without)\b|n't\b", re.I)
+# 'whether or not', 'may or may not', 'or no': both ways, not a negation
+_EITHER_WAY = re.compile(r"\bwhether or not\b|\bor (?:\w+ )?not\b|\bor no\b", re.I)
+_NON = re.compile(r"\bnon-?\s?([\w’']+)", re.I)
+_COMMON_ZIPF = 3.0     # wordfreq Zipf frequency of a common English word (about one per million words)
+
+
+def negated(text: str) -> bool:
+    """Does ``text`` say that something is not so: 'not', 'never', 'cannot', 'includes no'?"""
+    return bool(_NEGATION.search(_EITHER_WAY.sub(" ", text.replace("’", "'"))))
+
+
+def negated_words(text: str) -> set[str]:
+    """The words ``text`` uses under a negating prefix, as the word without it: 'non-religious' ->
+    'religious', 'unknown' -> 'known' (a common word after 'un': not 'united', 'under')."""
+    from wordfreq import zipf_frequency
+
+    out = {fold(m.group(1)) for m in _NON.finditer(text)}
+    for w in words(text):
+        rest = w[2:]
+        if w.startswith("un") and len(rest) >= 4 and zipf_frequency(rest, "en") >= _COMMON_ZIPF:
+            out.add(rest)
+    return out
+
+
+def says_not(text: str) -> bool:
+    """Negated, or with a word under a negating prefix ('an unknown value', 'non-binary')."""
+    return negated(text) or bool(negated_words(text))
+
+
+def flips_a_word(claim: str, passage: str) -> bool:
+    """Does one text use a word of the other under a negating prefix ('non-Islamist' against
+    'Islamist', 'known' against 'unknown')?"""
+    for a, b in ((claim, passage), (passage, claim)):
+        b_words = set(words(b))
+        b_negated = negated_words(b)
+        if any((w in b_words or stem(w) in {stem(x) for x in b_words}) and w not in b_negated
+               for w in negated_words(a)):
+            return True
+    return False

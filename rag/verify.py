@@ -17,7 +17,7 @@ from .claim import Statement, find as find_statement
 from .wording import same_word
 from .evidence import Passage
 from .prompt import NOT_FOUND
-from .text import citation_markers, content_words, fold, names, numbers, shares_root, strip_markers, words
+from .text import citation_markers, content_words, flips_a_word, fold, names, negated, numbers, shares_root, strip_markers, words
 
 MIN_WORD_OVERLAP = 0.5
 
@@ -84,7 +84,8 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     cwords = (set(content_words(claim)) - qwords) or set(content_words(claim))
     pwords = set(content_words(passage_text))
     overlap = len(cwords & pwords) / len(cwords) if cwords else 1.0
-    if _negated(claim) != _negated(_closest_sentences(claim, passage_text)):
+    closest = _closest_sentences(claim, passage_text)
+    if negated(claim) != negated(closest) or flips_a_word(claim, closest):
         missing.append("negation")
     if missing or overlap < MIN_WORD_OVERLAP:
         return Support(ok=False, missing=missing, overlap=overlap)
@@ -96,14 +97,6 @@ _OPPOSITES = [("men", "women"), ("women", "men"), ("man", "woman"), ("woman", "m
               ("female", "male"), ("boys", "girls"), ("girls", "boys")]
 
 _ANAPHORA = frozenset("it its they their them he she his her this these those there".split())
-
-_NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none)\b|n't\b", re.I)
-
-
-def _negated(text: str) -> bool:
-    """Whether a sentence is negated: 'does not include' and 'includes no' are; 'includes' is not."""
-    return bool(_NEGATION.search(text.replace("’", "'")))
-
 
 def _closest_sentences(claim: str, passage_text: str) -> str:
     """The passage's sentences sharing the most content words with ``claim``: whether the passage

@@ -12,6 +12,8 @@ FILES = {
     "samples.txt": "At room temperature, sample A conducted 45 siemens per metre and sample B conducted 12 siemens.\n",
     "deals.txt": ("Acme Corp bought Gamma Ltd for $5 million in March 2021. Similar deals were later signed "
                   "with Beta Industries and Delta Foods.\n"),
+    "survey.txt": ("The survey team measured the depth of the Lune river with sonar in 2019. Divers were not used "
+                   "to measure its depth, because the water was too murky.\n"),
 }
 
 
@@ -76,3 +78,20 @@ def test_a_quote_that_does_not_answer_is_not_presented_as_the_answer(settings):
 def test_a_quote_that_answers_is_used_when_the_model_answer_is_not(settings):
     a = ask(settings, FakeGenerator("The price is unknown [1]."), "Acme Corp bought Gamma Ltd for how much in March 2021?")
     assert a.answer.startswith("The documents say: “Acme Corp bought Gamma Ltd for $5 million"), a.answer
+
+
+def test_asked_what_is_not_so_an_answer_saying_what_is_is_not_used(settings):
+    question = "What was not used to measure the depth of the Lune river?"
+    a = ask(settings, FakeGenerator(cite_passage_with("sonar", "Sonar was used to measure the depth of the Lune river.")),
+            question)
+    assert not a.answer.startswith("Sonar was used"), a.answer
+    assert any("asks what is not so" in w for w in a.warnings), a.warnings
+    a = ask(settings, FakeGenerator(cite_passage_with("sonar", "Divers were not used to measure its depth.")), question)
+    assert not a.abstained and a.answer.startswith("Divers were not used"), a.answer
+
+
+def test_asked_what_is_not_so_a_passage_saying_what_is_is_not_quoted(settings):
+    # the model gives up; the one sentence naming the Lune and a year says what was used, not what was not
+    a = ask(settings, FakeGenerator("The method is unknown [1]."),
+            "In 2019, which method was never used to measure the depth of the Lune river?")
+    assert not a.answer.startswith("The documents say: “The survey team"), a.answer

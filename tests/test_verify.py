@@ -104,6 +104,22 @@ def test_a_negated_passage_does_not_back_a_plain_claim():
     assert support("The plan does not include a price floor [1].", "The plan does not include a price floor.").ok
 
 
+def test_a_word_under_a_negating_prefix_is_not_the_word():
+    passage = "Radical Islamist groups directed their attacks against secular leaders."
+    assert not support("Radical non-Islamist groups directed their attacks against secular leaders [1].", passage,
+                       "Whom did radical non-Islamist groups attack?").ok
+    assert not support("The value of the constant was known in his lifetime [1].",
+                       "The value of the constant was unknown in his lifetime.").ok
+    assert not support("The problem can be solved in polynomial time [1].",
+                       "The problem cannot be solved in polynomial time.").ok
+    # a prefixed word both say, or one only the passage adds elsewhere, is no contradiction
+    assert support("The phone was unveiled on 10 September [1].", "The phone was unveiled on 10 September.").ok
+    assert support("OpenAI was founded in December 2015 [1].",
+                   "OpenAI, a non-profit research company, was founded in December 2015.").ok
+    assert support("Whether or not it rains, the market opens at 9 am [1].",
+                   "The market opens at 9 am, whether or not it rains.").ok
+
+
 def test_negation_is_read_in_the_sentence_that_backs_the_claim():
     passage = ("Day 1 goes without issue. Day 2 – Ropers\nAfter a few miles of tunnel, you emerge in a grotto "
                "of stalactites.")
