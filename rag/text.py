@@ -193,6 +193,7 @@ _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|nobody|nowhe
 # 'whether or not', 'may or may not', 'or no': both ways, not a negation
 _EITHER_WAY = re.compile(r"\bwhether or not\b|\bor (?:\w+ )?not\b|\bor no\b", re.I)
 _NON = re.compile(r"\bnon-?\s?([\w’']+)", re.I)
+_NOT_PREFIXED = frozenset("unless unrest".split())    # 'un' + a word, but no negation of it
 _COMMON_ZIPF = 3.0     # wordfreq Zipf frequency of a common English word (about one per million words)
 
 
@@ -209,7 +210,8 @@ def negated_words(text: str) -> set[str]:
     out = {fold(m.group(1)) for m in _NON.finditer(text)}
     for w in words(text):
         rest = w[2:]
-        if w.startswith("un") and len(rest) >= 4 and zipf_frequency(rest, "en") >= _COMMON_ZIPF:
+        if w.startswith("un") and len(rest) >= 4 and w not in _NOT_PREFIXED \
+                and zipf_frequency(rest, "en") >= _COMMON_ZIPF:
             out.add(rest)
     return out
 

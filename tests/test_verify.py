@@ -116,6 +116,8 @@ def test_a_word_under_a_negating_prefix_is_not_the_word():
     assert support("The phone was unveiled on 10 September [1].", "The phone was unveiled on 10 September.").ok
     assert support("OpenAI was founded in December 2015 [1].",
                    "OpenAI, a non-profit research company, was founded in December 2015.").ok
+    assert support("The pump uses less power at night [1].",
+                   "The pump uses less power at night, unless the tank is empty.").ok
     assert support("Whether or not it rains, the market opens at 9 am [1].",
                    "The market opens at 9 am, whether or not it rains.").ok
 
