@@ -260,8 +260,9 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
 
 def answering_statement(question: str, passage: str, context: str = "") -> Statement | None:
     """The statement of ``passage`` that could answer ``question`` on its own: it names every name
-    and number the question names (a pronoun may stand for a name of the sentence before) and
-    states a fact of the kind asked for (a number, a date, a name); None when no statement does.
+    and number the question names (a pronoun may stand for a name of the sentence before), states a
+    fact of the kind asked for (a number, a date, a name), and says what is not so when that is what
+    is asked; None when no statement does.
     A passage is quoted as an answer only through such a statement."""
     kind = expected_kind(question)
     runs = [" ".join(run).replace(".", "") for run in question_name_runs("x " + question)]
