@@ -31,7 +31,7 @@ from .measure import same_measure
 from .relation import (for_another, in_the_asked_part, names_the_doer, said_to_lose, same_direction, same_frame,
                        says_opposite, swapped_name)
 from .text import content_words, mentioned, numbers, says_not, words
-from .wording import lowercase_words, name_runs, name_words, relation_words, same_word
+from .wording import first_party, lowercase_words, name_runs, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
 MIN_STATEMENT_OVERLAP = 0.5
@@ -242,7 +242,7 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
                 and not _present(run, f"{st.before} {st.whole}")]
     party = claim_runs[0] if claim_runs and claim_runs[0] in borrowed else next(iter(left_out), "")
     if party:
-        first = next((run for _, run in name_runs(st.text, lower)), "")
+        first = first_party(st.text, lower)
         if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
             return f"the passage says it of {first}, not of {party}"
     numbers_borrowed = [x for x in sorted(f.asked) if x not in own_numbers]
@@ -278,7 +278,7 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
                 and has_kind(st.text, kind, question) and not missing_focus(question, st.scope)):
             continue
         # a name of the question the sentence itself does not hold may not stand where it names another party
-        first = next((run for _, run in name_runs(st.text, lower)), "")
+        first = first_party(st.text, lower)
         if any(not _present(run, st.whole, lower) for run in runs) and first \
                 and not all(mentioned(w, q_words) for w in first.split()):
             continue

@@ -81,6 +81,12 @@ def name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
     return out
 
 
+def first_party(text: str, lower: set[str] | None = None) -> str:
+    """The first name ``text`` gives that is not a month ('In the January 2006 election … it won'
+    names no party in 'January'), folded; '' when it names none."""
+    return next((run for _, run in name_runs(text, lower) if not all(MONTHS.get(w) for w in run.split())), "")
+
+
 def name_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, str]]:
     """(position, folded name) of each run of capitalised words of ``text``, in order; a sentence's
     first word only when ``lower`` (words seen in lower case) does not hold it."""

@@ -464,3 +464,15 @@ _ACT_AS_A_NOUN = ("Prime Minister Takaichi assumed office after the assassinatio
 ])
 def test_naming_an_act_is_not_saying_who_did_it(claim_text, passage, question, supported):
     assert support(claim_text, passage, question, passage).ok is supported
+
+
+def test_a_month_is_not_a_party_the_statement_names():
+    context = ("Hamas was founded in 1987. In the January 2006 legislative election it won the majority of the "
+               "seats, and in 2007 it drove the PLO out of Gaza.")
+    passage = context[context.index("In the January"):]
+    question = "When did Hamas drive the PLO out of Gaza?"
+    assert support("Hamas drove the PLO out of Gaza in 2007 [1].", passage, question, context).ok
+    # a real party named first still is one
+    other = "In 2007 Fatah drove the PLO out of Gaza."
+    assert not support("Hamas drove the PLO out of Gaza in 2007 [1].", other, question,
+                       "Hamas was founded in 1987. " + other).ok
