@@ -178,6 +178,8 @@ def summarise(rows: list[Row], items: list[QAItem]) -> dict:
         "accuracy": _ratio(sum(1 for r in scored if r.correct), len(scored)),
         "accuracy_n": f"{sum(1 for r in scored if r.correct)}/{len(scored)}",
         "answered_rate_answerable": _ratio(sum(1 for r in answerable if not r.abstained), len(answerable)),
+        # an answer given that is not the expected one: worse than abstaining, which accuracy does not show
+        "answered_wrong_n": f"{sum(1 for r in scored if not r.abstained and not r.correct)}/{len(scored)}",
         "citation_validity": _ratio(sum(r.valid_citations for r in rows), sum(r.citations for r in rows)),
         "citation_support": _ratio(sum(1 for r in cited if r.supported), len(cited)),
         "abstention_precision": _ratio(sum(1 for r in abstained if not r.answerable), len(abstained)),

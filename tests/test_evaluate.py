@@ -96,6 +96,7 @@ def test_every_metric_on_a_hand_made_file(scripted, corpus):
     assert m["questions"] == 6 and m["errors"] == 0
     assert m["accuracy_n"] == "2/4" and m["accuracy"] == 0.5           # a1 and a4 meet their answers
     assert m["answered_rate_answerable"] == 0.75                        # a3 abstained
+    assert m["answered_wrong_n"] == "1/4"                               # a2 answered, not what was asked
     assert m["citation_validity"] == 0.8                                # 4 of 5 citations are verbatim
     assert m["citation_support"] == 0.5                                 # a4 (999) and u2 ("Bread") fail
     assert m["abstention_precision"] == 0.5                             # abstained: a3 (wrong), u1 (right)
