@@ -270,14 +270,19 @@ def counted_unit(question: str) -> str | None:
     return word
 
 
-YES_NO = frozenset("is are was were do does did can could has have had will would should may might".split())
+_YES_NO = frozenset("is are was were do does did can could has have had will would should may might".split())
+
+
+def yes_no(question: str) -> bool:
+    """Is it a yes/no question ('Did …', 'Is …')? It may be answered either way."""
+    first = words(question)[:1]
+    return bool(first) and first[0] in _YES_NO
 
 
 def adds_nothing(question: str, answer: str) -> bool:
     """An answer whose every content word is already in the question ('Saga stabbed Scratch' to 'Why
     did Saga stab Scratch?') states no fact. A yes/no question may be answered that way."""
-    first = words(question)[:1]
-    if first and first[0] in YES_NO:
+    if yes_no(question):
         return False
     if numbers(strip_markers(answer)) - numbers(question):
         return False          # a number is a fact: 'France joined the agreement in 1911'
@@ -289,8 +294,7 @@ def adds_nothing(question: str, answer: str) -> bool:
 def asks_what_is_not(question: str) -> bool:
     """Does the question ask about what is not so ('What is not …', 'a non-binary …', 'unknown')?
     A yes/no question may be answered either way."""
-    first = words(question)[:1]
-    return bool(first) and first[0] not in YES_NO and says_not(question)
+    return not yes_no(question) and says_not(question)
 
 
 def missing_focus(question: str, context: str) -> str:

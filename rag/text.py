@@ -188,7 +188,6 @@ def mentioned(name: str, folded_words: set[str]) -> bool:
     return any(w.startswith(key) and len(w) <= len(name) + 4 for w in folded_words)
 
 
-
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|nobody|nowhere|cannot|without)\b|n't\b", re.I)
 # 'whether or not', 'may or may not', 'or no': both ways, not a negation
 _EITHER_WAY = re.compile(r"\bwhether or not\b|\bor (?:\w+ )?not\b|\bor no\b", re.I)
@@ -224,10 +223,10 @@ def says_not(text: str) -> bool:
 def flips_a_word(claim: str, passage: str) -> bool:
     """Does one text use a word of the other under a negating prefix ('non-Islamist' against
     'Islamist', 'known' against 'unknown')?"""
+    negated_in = {claim: negated_words(claim), passage: negated_words(passage)}
     for a, b in ((claim, passage), (passage, claim)):
         b_words = set(words(b))
-        b_negated = negated_words(b)
-        if any((w in b_words or stem(w) in {stem(x) for x in b_words}) and w not in b_negated
-               for w in negated_words(a)):
+        b_stems = {stem(x) for x in b_words}
+        if any((w in b_words or stem(w) in b_stems) and w not in negated_in[b] for w in negated_in[a]):
             return True
     return False

@@ -17,7 +17,8 @@ from .claim import Statement, find as find_statement
 from .wording import same_word
 from .evidence import Passage
 from .prompt import NOT_FOUND
-from .text import citation_markers, content_words, flips_a_word, fold, names, negated, numbers, shares_root, strip_markers, words
+from .text import (citation_markers, content_words, flips_a_word, fold, names, negated, numbers, shares_root,
+                   strip_markers, words)
 
 MIN_WORD_OVERLAP = 0.5
 
