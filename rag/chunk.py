@@ -22,7 +22,9 @@ from .regions import Region
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
+# A sentence ends at its mark, closing quotes or brackets, and any bracketed notes that follow it
+# ('… was Huguenot.[citation needed] In 1705 …', '… in 1998.[12] The …'), or at a line break.
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?:\[[^\[\]\n]{1,40}\])*(?=\s)|\n")
 _WORD = re.compile(r"\S+")
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co",
@@ -131,7 +133,7 @@ class Chunker:
         self.overlap_tokens = overlap_tokens
 
     def settings(self) -> dict:
-        return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "splitter": "sentence-v2"}
+        return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "splitter": "sentence-v3"}
 
     def split(self, source: str, text: str, regions: Sequence[Region] = ()) -> list[Chunk]:
         return list(self.iter_chunks(source, text, regions=regions))

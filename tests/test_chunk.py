@@ -31,6 +31,9 @@ def sentences(text):
     ("A heading\nA line without a full stop\n\n  Indented text.  ", ["A heading", "A line without a full stop",
                                                                    "Indented text."]),
     ("Version 3.5 costs $4.99 today. Really.", ["Version 3.5 costs $4.99 today.", "Really."]),
+    # notes in brackets after a sentence's mark, as pages copied from an encyclopedia have them, end it
+    ("It was Huguenot.[citation needed] In 1705, it did.[12][13] Then (see [4]) more.",
+     ["It was Huguenot.[citation needed]", "In 1705, it did.[12][13]", "Then (see [4]) more."]),
     ("", []),
     ("   \n\n  ", []),
 ])
