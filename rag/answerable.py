@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .text import (QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, mentioned, numbers, says_not,
-                   shares_root, stem, strip_markers, verb_stem, words)
+from .text import (QUESTION_WORDS, STOPWORDS, acronyms, agent_verb, content_words, fold, mentioned, numbers,
+                   says_not, shares_root, spelled_out, stem, strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -69,11 +69,14 @@ def missing_names(question: str, context: str, found: str | None = None) -> list
     """The question's names that ``context`` does not mention. A run of capitalised words is one
     name, mentioned when any word of it is ('Academy Awards Ceremony' by 'the 92nd Academy Awards',
     'French Presidential Election' by 'the presidential election'); 'Xi Jinping' needs 'Xi' or 'Jinping'.
+    A name written in capitals is also mentioned by the words it is the initials of ('EU' by 'the
+    European Union').
 
     With ``found`` (all the text retrieved for the question), a qualifying name may be missing from
     ``context``: one shorter than a name ``context`` does mention and itself mentioned in ``found``
     ('… Super Mario Odyssey on Nintendo Switch?' answered from a passage about Super Mario Odyssey)."""
     ctx = set(words(context.replace(".", "")))
+    ctx |= {a for a in acronyms(question) if spelled_out(a, context)}    # 'WW' by 'World War'
     runs = [[n.replace(".", "") for n in run] for run in question_name_runs(question)]
     runs = [[n for n in run if n] for run in runs]
     present = [run for run in runs if run and any(mentioned(n, ctx) for n in run)

@@ -26,7 +26,8 @@ import re
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
-from .text import STOPWORDS, content_words, fold, mentioned, numbers, shares_root, stem, verb_stem, words
+from .text import (STOPWORDS, acronyms, content_words, fold, mentioned, numbers, shares_root, spelled_out, stem,
+                   verb_stem, words)
 from .wording import (NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans, names_a_date,
                       name_token_runs, number_kind, relation_words, same_word)
 
@@ -39,11 +40,12 @@ _PASSIVE = frozenset("by from".split())
 _BE = frozenset("is are was were be been being 's".split())
 
 
-# Words that say the opposite of each other ('won' against 'lost to'), by stem, each pair both ways.
+# Words that say the opposite of each other ('won' against 'lost to'), by stem, each pair both ways;
+# an adjective's comparative and superlative both ('higher', 'highest').
 _OPPOSITE_PAIRS = [pair.split(":") for pair in """
-win:lose rise:fall increas:decreas gain:lose buy:sell approv:reject accept:reject higher:lower above:below
-join:leav hire:fire import:export lend:borrow produc:consum impos:lift introduc:lift open:close
-allow:ban largest:smallest maximum:minimum expand:shrink support:oppos win:nomin
+win:lose rise:fall increas:decreas gain:lose buy:sell approv:reject accept:reject higher:lower highest:lowest
+above:below join:leav hire:fire import:export lend:borrow produc:consum impos:lift introduc:lift open:close
+allow:ban larger:smaller largest:smallest maximum:minimum expand:shrink support:oppos win:nomin
 """.split()]
 
 
@@ -170,8 +172,11 @@ def alternatives(claim: str, statement: Statement, question: str) -> tuple[str, 
     if not new:
         return "", []
     claim_words = set(words(claim.replace(".", "")))
+    # the words a name of the claim or question abbreviates name the same party ('FIS': 'Front Islamique de Salut')
+    spelled = " | ".join(x for a in acronyms(f"{claim} {question}") for x in spelled_out(a, statement.text))
     others = [text for text, folded in name_spans(statement.text, lower)
-              if not any(mentioned(w, claim_words) or mentioned(w, q_words) for w in folded.split())]
+              if not any(mentioned(w, claim_words) or mentioned(w, q_words) for w in folded.split())
+              and text not in spelled]
     return new[0][0], list(dict.fromkeys(others))
 
 

@@ -188,6 +188,43 @@ def mentioned(name: str, folded_words: set[str]) -> bool:
     return any(w.startswith(key) and len(w) <= len(name) + 4 for w in folded_words)
 
 
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
+_ROMAN = re.compile(r"[IVX]+")
+# Words an organisation's or event's name may hold that its initials leave out ('Front Islamique de Salut').
+_NAME_JOINERS = frozenset("of de du des la le for and the von van der di da del y".split())
+
+
+def acronyms(text: str) -> set[str]:
+    """The words of ``text`` written in capitals only, two to six letters, folded ('fis', 'eu')."""
+    return {m.group(0).lower() for m in _ACRONYM.finditer(text)}
+
+
+def spelled_out(acronym: str, text: str) -> list[str]:
+    """The runs of capitalised words of ``text`` whose first letters spell ``acronym`` (folded),
+    joining words such as 'of' and 'de' passed over: 'fis' in '… Front Islamique de Salut …',
+    'ww' in 'World War II', 'eu' in 'the European Union'."""
+    toks = re.findall(r"[^\W\d_][\w'’]*", text)
+    found = []
+    for i, tok in enumerate(toks):
+        if not tok[:1].isupper() or fold(tok[0]) != acronym[:1]:
+            continue
+        k, j = 1, i + 1
+        while k < len(acronym) and j < len(toks):
+            t = toks[j]
+            if _ROMAN.fullmatch(t):      # a numeral is spelled whole: 'WWII' is 'World War II', 'WWI' is not
+                if acronym[k:k + len(t)] != t.lower():
+                    break
+                k += len(t)
+            elif t[:1].isupper() and fold(t[0]) == acronym[k]:
+                k += 1
+            elif t.lower() not in _NAME_JOINERS:
+                break
+            j += 1
+        if k == len(acronym):
+            found.append(" ".join(toks[i:j]))
+    return found
+
+
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|nobody|nowhere|cannot|without)\b|n't\b", re.I)
 # 'whether or not', 'may or may not', 'or no': both ways, not a negation
 _EITHER_WAY = re.compile(r"\bwhether or not\b|\bor (?:\w+ )?not\b|\bor no\b", re.I)

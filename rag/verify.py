@@ -3,9 +3,9 @@
 A sentence is *supported* by a passage when every number and name it states appears in the
 passage, enough of its content words do, and one statement of the passage states it (``claim``:
 its facts and their relation together in one sentence, said of the same party, the same way
-round). A sentence citing a passage that does not support it is re-cited to one that does, or
-dropped. Links and images that are not verbatim in a cited
-passage are removed.
+round), and words it puts in quotation marks are the passage's own, word for word. A sentence
+citing a passage that does not support it is re-cited to one that does, or dropped. Links and
+images that are not verbatim in a cited passage are removed.
 """
 from __future__ import annotations
 
@@ -88,10 +88,27 @@ def support(sentence: str, passage_text: str, question: str = "", context: str =
     closest = _closest_sentences(claim, passage_text)
     if negated(claim) != negated(closest) or flips_a_word(claim, closest):
         missing.append("negation")
+    missing += [f"“{q}”" for q in misquoted(claim, f"{passage_text} {context}")]
     if missing or overlap < MIN_WORD_OVERLAP:
         return Support(ok=False, missing=missing, overlap=overlap)
     unstated, statement = find_statement(claim, passage_text, question, context)
     return Support(ok=not unstated, missing=missing, overlap=overlap, unstated=unstated, statement=statement)
+
+
+# Words the claim puts in quotation marks: two or more words, not running past the sentence.
+_QUOTED = re.compile(r'"([^"\n]+?\s[^"\n]+?)"|“([^”\n]+?\s[^”\n]+?)”')
+
+
+def misquoted(claim: str, passage_text: str) -> list[str]:
+    """What ``claim`` quotes that ``passage_text`` does not hold word for word: a quotation is the
+    passage's own words or it is not one ('imperialism was the lowest form of capitalism' is not
+    quoted by '"imperialism was the highest form of capitalism …"'). Case and punctuation may differ,
+    and an ellipsis may stand for words left out."""
+    held = f" {' '.join(words(passage_text))} "
+    quotes = [a or b for a, b in _QUOTED.findall(claim)]
+    # an ellipsis marks words left out: each part is quoted on its own
+    return [q for q in quotes if any(words(part) and f" {' '.join(words(part))} " not in held
+                                     for part in re.split(r"\.\.\.|…", q))]
 
 
 _OPPOSITES = [("men", "women"), ("women", "men"), ("man", "woman"), ("woman", "man"), ("male", "female"),

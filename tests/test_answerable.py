@@ -21,6 +21,17 @@ def test_a_run_of_capitalised_words_is_one_name():
     assert missing_names(q, "Trump met officials in Tokyo.") == ["xi", "jinping"]
 
 
+def test_a_name_in_capitals_is_mentioned_by_the_words_it_abbreviates():
+    q = "After WW-II where did Russia apply its old Tsarist regimes?"
+    passage = "After World War II, the Soviet Union installed regimes in the old Tsarist Empire of Russia."
+    assert missing_names(q, passage) == []
+    assert missing_names("What is the main executive body of the EU?", "The European Commission is the main "
+                         "executive body of the European Union.") == []
+    # not by other words with the same first letters in lower case, nor by another numeral
+    assert missing_names("What is the main body of the EU?", "the main body of the european union") == ["eu"]
+    assert missing_names("What campaign began after WWI?", "After World War II, a campaign began.") == ["wwi"]
+
+
 def test_a_shorter_qualifying_name_may_be_found_beside_the_cited_passage():
     q = "What is the release date for Super Mario Odyssey on Nintendo Switch?"
     cited = "Super Mario Odyssey was released on October 27, 2017."

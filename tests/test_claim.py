@@ -148,6 +148,18 @@ def test_alternatives_are_facts_of_the_same_kind_in_the_statement():
         "45", ["12"])     # the year 2020 is a number of another kind
 
 
+def test_the_words_a_name_abbreviates_are_no_other_party():
+    passage = ("An Islamist movement influenced by Salafism and the jihad in Afghanistan, as well as the Muslim "
+               "Brotherhood, was the FIS or Front Islamique de Salut (the Islamic Salvation Front) in Algeria.")
+    st = claim.statements(passage)[0][-1]
+    assert relation.alternatives("The FIS was formed in Algeria.", st, "Where was the FIS formed?") == (
+        "Algeria", ["Islamist", "Salafism", "Afghanistan", "Muslim Brotherhood", "Islamic Salvation Front"])
+    assert stated("The FIS was formed in Algeria.", passage, "Where was the FIS formed?")
+    # another party of the same sentence is still one
+    passage = "The FIS was banned in Algeria, and the Front Populaire was formed in Tunisia."
+    assert not stated("The FIS was formed in Tunisia.", passage, "Where was the FIS formed?")
+
+
 def test_the_digits_of_a_name_are_not_a_number_that_could_fill_the_gap():
     st = claim.statements("The A100 card costs 9,000 dollars and the V100 costs 6,000 dollars.")[0][-1]
     assert relation.alternatives("The V100 costs 9,000 dollars.", st, "How much does the V100 cost?") == (
@@ -182,6 +194,10 @@ def test_hyphenated_and_initialled_names_are_read_as_their_words():
     ("Marta Ruiz won the seat.", "Marta Ruiz lost to Owen Pike by 212 votes.", "“lose”, not “win”"),
     ("Prices rose by 4% in May.", "Prices fell by 4% in May.", "“fall”, not “rise”"),
     ("Kestrel Foods bought the Lindow plant.", "Kestrel Foods sold the Lindow plant in 2019.", "“sell”, not “buy”"),
+    # an adjective's superlative as well as its comparative
+    ("Vasin called credit the lowest form of trade.", "Vasin called credit the highest form of trade.",
+     "“highest”, not “lowest”"),
+    ("Lake Orm is the larger of the two.", "Lake Orm is the smaller of the two lakes.", "“smaller”, not “larger”"),
 ])
 def test_a_claim_the_passage_says_the_opposite_of_is_not_stated(claim_text, passage, reason):
     assert reason in support(claim_text, passage, "").unstated
@@ -271,6 +287,8 @@ def test_a_number_in_the_same_frame_for_another_party_is_not_stated(claim_text, 
     ("How much will Peru invest in Chile?", "Peruvian companies are expected to invest up to $3 billion in Chile.", True),
     ("Which country is the largest consumer of copper?", "Chile remains the largest global producer of copper.", False),
     ("Which country is the largest producer of copper?", "Chile remains the largest global producer of copper.", True),
+    ("Who called credit the lowest form of trade?", "Vasin called credit the highest form of trade.", False),
+    ("Who called credit the highest form of trade?", "Vasin called credit the highest form of trade.", True),
 ])
 def test_a_quote_answers_only_the_right_way_round_and_not_with_the_opposite(question, passage, answers):
     assert (claim.answering_statement(question, passage) is not None) == answers

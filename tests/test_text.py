@@ -30,3 +30,17 @@ def test_the_digits_of_a_name_are_not_a_number_of_their_own():
     # numbers that only stand next to other numbers or symbols are numbers
     assert numbers("the 2019-20 season, a 3-1 win, $1.65 billion, 5,000 fans") == {"2019", "20", "3", "1", "1.65", "5000"}
     assert numbers("共有5人") == {"5"}                 # a script written without spaces
+
+
+def test_a_name_in_capitals_is_spelled_out_by_the_words_it_abbreviates():
+    from rag.text import acronyms, spelled_out
+    assert acronyms("Did the EU and WW-II matter? I think so.") == {"eu", "ww", "ii"}
+    assert spelled_out("eu", "the law of the European Union") == ["European Union"]
+    assert spelled_out("fis", "the FIS or Front Islamique de Salut in Algeria") == ["Front Islamique de Salut"]
+    assert spelled_out("ww", "After World War II, the") == ["World War"]
+    # a numeral is spelled whole: 'WWI' is not 'World War II'
+    assert spelled_out("wwii", "After World War II, the") == ["World War II"]
+    assert spelled_out("wwi", "After World War II, the") == []
+    # words in lower case, or other words between, spell nothing
+    assert spelled_out("eu", "the european union") == []
+    assert spelled_out("eu", "the European Central Union") == []

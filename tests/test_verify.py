@@ -98,6 +98,20 @@ def test_the_question_s_men_are_not_backed_by_a_quote_about_women():
     assert support("Medvedev won the men's singles U.S. Open 2021 [1].", both, q).ok
 
 
+def test_what_a_claim_quotes_is_the_passage_s_own_words():
+    passage = ('The Russian leader Vasin wrote that "credit was the highest form of trade, since it '
+               'outlived barter", and the guild agreed.')
+    q = 'Who wrote that credit was the "lowest" form of trade?'
+    # every word but one is the passage's, and the relation words are too: the quotation marks say it is verbatim
+    assert not support('Vasin wrote that "credit was the lowest form of trade" [1].', passage, q).ok
+    assert support('Vasin wrote that "credit was the highest form of trade" [1].', passage, q).ok
+    # case and punctuation may differ, words in between may not
+    assert support('Vasin wrote that "Credit was the highest form of trade, since it outlived barter" [1].',
+                   passage, q).ok
+    assert not support('Vasin wrote that "credit outlived barter" [1].', passage, q).ok
+    assert support('Vasin wrote that "credit was the highest form of trade ... it outlived barter" [1].', passage, q).ok
+
+
 def test_a_negated_passage_does_not_back_a_plain_claim():
     assert not support("The plan includes a price floor [1].", "The plan does not include a price floor.").ok
     assert not support("The plan does not include a price floor [1].", "The plan includes a price floor.").ok
