@@ -30,7 +30,7 @@ from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, miss
 from .measure import same_measure
 from .relation import (for_another, in_the_asked_part, names_the_doer, said_to_lose, same_direction, same_frame,
                        says_opposite, swapped_name)
-from .text import content_words, mentioned, numbers, says_not, words
+from .text import content_words, flips_a_word, mentioned, numbers, says_not, words
 from .wording import first_party, lowercase_words, name_runs, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
@@ -286,5 +286,7 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
             continue        # 'How much will A invest in B?' is not 'B invests … in A'; 'consumer' is not 'producer'
         if asks_what_is_not(question) and not says_not(st.sentence):
             continue        # 'What is not used to …?' is not answered by '… is used to …'
+        if flips_a_word(question, st.sentence):
+            continue        # 'Whose value was known …?' is not answered by '… whose value was unknown …'
         return st
     return None

@@ -8,7 +8,8 @@ The model's answer is used when the verifier kept some of it and every answer ch
   cites_strong     — it does not cite a passage far less relevant than the best one;
   states_kind      — it states the kind of fact asked for (a number, a date, a name, a reason);
   same_polarity    — asked what is not so ('What is not …', 'Who never …'), it says what is not, or
-                     rests on a sentence that does;
+                     rests on a sentence that does; and the sentence it rests on does not use a word of
+                     the question under a negating prefix, or the other way round ('unknown' for 'known');
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
@@ -26,7 +27,7 @@ from .evidence import Passage
 from .claim import answering_statement
 from .relation import alternatives, another_in_its_place
 from .judge import fills_gap
-from .text import content_words, says_not
+from .text import content_words, flips_a_word, says_not
 from .verify import Verdict
 
 # A model answer citing a passage this far below the best passage's relevance score is not trusted,
@@ -144,6 +145,10 @@ def states_kind(question: str, text: str, kind: str | None) -> str:
 
 
 def same_polarity(question: str, verdict: Verdict) -> str:
+    flipped = next((s.statement.sentence for s in verdict.sentences
+                    if s.statement is not None and flips_a_word(question, s.statement.sentence)), "")
+    if flipped:
+        return "the passage uses a word of the question under a negating prefix, or the other way round"
     if not answerable.asks_what_is_not(question):
         return ""
     if any(says_not(s.text) or (s.statement is not None and says_not(s.statement.sentence)) for s in verdict.sentences):

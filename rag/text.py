@@ -263,7 +263,8 @@ def flips_a_word(claim: str, passage: str) -> bool:
     negated_in = {claim: negated_words(claim), passage: negated_words(passage)}
     for a, b in ((claim, passage), (passage, claim)):
         b_words = set(words(b))
-        b_stems = {stem(x) for x in b_words}
-        if any((w in b_words or stem(w) in b_stems) and w not in negated_in[b] for w in negated_in[a]):
+        b_stems = {stem(x) for x in b_words} | {verb_stem(x) for x in b_words}     # 'know' for 'known'
+        if any((w in b_words or stem(w) in b_stems or verb_stem(w) in b_stems) and w not in negated_in[b]
+               for w in negated_in[a]):
             return True
     return False

@@ -95,3 +95,20 @@ def test_asked_what_is_not_so_a_passage_saying_what_is_is_not_quoted(settings):
     a = ask(settings, FakeGenerator("The method is unknown [1]."),
             "In 2019, which method was never used to measure the depth of the Lune river?")
     assert not a.answer.startswith("The documents say: “The survey team"), a.answer
+
+
+def test_an_answer_resting_on_a_sentence_that_negates_a_word_of_the_question_is_not_used(tmp_path):
+    seeds = write_corpus(tmp_path / "seeds", {"const.txt": (
+        "Marten's law of attraction has a constant of proportionality, the Orrin Constant, whose value was "
+        "unknown in Marten's lifetime.\n")})
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", models_dir=tmp_path / "models",
+                        chunk_tokens=60, chunk_overlap_tokens=8, top_k=3, candidates=10)
+    # 'known' asked, 'unknown' written: the sentence says the opposite, and is not quoted either
+    a = ask(settings, FakeGenerator(cite_passage_with("Orrin", "The Orrin Constant.")),
+            "Whose value was known in Marten's lifetime?")
+    assert a.abstained, a.answer
+    assert any("negating prefix" in w for w in a.warnings), a.warnings
+    # asked the way the sentence says it, the same answer stands
+    a = ask(settings, FakeGenerator(cite_passage_with("Orrin", "The Orrin Constant.")),
+            "Whose value was unknown in Marten's lifetime?")
+    assert not a.abstained and a.answer.startswith("The Orrin Constant [1]"), a.answer

@@ -44,3 +44,11 @@ def test_a_name_in_capitals_is_spelled_out_by_the_words_it_abbreviates():
     # words in lower case, or other words between, spell nothing
     assert spelled_out("eu", "the european union") == []
     assert spelled_out("eu", "the European Central Union") == []
+
+
+def test_a_word_under_a_negating_prefix_is_found_in_any_form_of_the_word():
+    from rag.text import flips_a_word
+    assert flips_a_word("Whose value was know in his life?", "whose value was unknown in his life")
+    assert flips_a_word("Whose value was known in his life?", "whose value was unknown in his life")
+    assert not flips_a_word("Whose value was unknown in his life?", "whose value was unknown in his life")
+    assert not flips_a_word("Who knew the value?", "whose value was measured in 1798")
