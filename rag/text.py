@@ -228,7 +228,7 @@ def spelled_out(acronym: str, text: str) -> list[str]:
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|nobody|nowhere|cannot|without)\b|n't\b", re.I)
 # 'whether or not', 'may or may not', 'or no': both ways, not a negation
 _EITHER_WAY = re.compile(r"\bwhether or not\b|\bor (?:\w+ )?not\b|\bor no\b", re.I)
-_NON = re.compile(r"\bnon-?\s?([\w’']+)", re.I)
+_NON = re.compile(r"\b(?:non-?\s?|un-)([\w’']+)", re.I)      # 'non-Islamist', 'non Muslim', 'un-elected'
 _NOT_PREFIXED = frozenset("unless unrest".split())    # 'un' + a word, but no negation of it
 _COMMON_ZIPF = 3.0     # wordfreq Zipf frequency of a common English word (about one per million words)
 

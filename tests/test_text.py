@@ -52,3 +52,6 @@ def test_a_word_under_a_negating_prefix_is_found_in_any_form_of_the_word():
     assert flips_a_word("Whose value was known in his life?", "whose value was unknown in his life")
     assert not flips_a_word("Whose value was unknown in his life?", "whose value was unknown in his life")
     assert not flips_a_word("Who knew the value?", "whose value was measured in 1798")
+    # a prefix written with a hyphen is the same prefix
+    assert not flips_a_word("Who are the un-elected members?", "the unelected members of the board")
+    assert flips_a_word("Who are the un-elected members?", "the elected members of the board")
