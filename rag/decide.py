@@ -145,9 +145,7 @@ def states_kind(question: str, text: str, kind: str | None) -> str:
 
 
 def same_polarity(question: str, verdict: Verdict) -> str:
-    flipped = next((s.statement.sentence for s in verdict.sentences
-                    if s.statement is not None and flips_a_word(question, s.statement.sentence)), "")
-    if flipped:
+    if any(s.statement is not None and flips_a_word(question, s.statement.sentence) for s in verdict.sentences):
         return "the passage uses a word of the question under a negating prefix, or the other way round"
     if not answerable.asks_what_is_not(question):
         return ""

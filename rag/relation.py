@@ -173,10 +173,10 @@ def alternatives(claim: str, statement: Statement, question: str) -> tuple[str, 
         return "", []
     claim_words = set(words(claim.replace(".", "")))
     # the words a name of the claim or question abbreviates name the same party ('FIS': 'Front Islamique de Salut')
-    spelled = " | ".join(x for a in acronyms(f"{claim} {question}") for x in spelled_out(a, statement.text))
+    spelled = [x for a in acronyms(f"{claim} {question}") for x in spelled_out(a, statement.text)]
     others = [text for text, folded in name_spans(statement.text, lower)
               if not any(mentioned(w, claim_words) or mentioned(w, q_words) for w in folded.split())
-              and text not in spelled]
+              and not any(text in x for x in spelled)]
     return new[0][0], list(dict.fromkeys(others))
 
 

@@ -104,8 +104,10 @@ def misquoted(claim: str, passage_text: str) -> list[str]:
     passage's own words or it is not one ('imperialism was the lowest form of capitalism' is not
     quoted by '"imperialism was the highest form of capitalism …"'). Case and punctuation may differ,
     and an ellipsis may stand for words left out."""
-    held = f" {' '.join(words(passage_text))} "
     quotes = [a or b for a, b in _QUOTED.findall(claim)]
+    if not quotes:
+        return []
+    held = f" {' '.join(words(passage_text))} "
     # an ellipsis marks words left out: each part is quoted on its own
     return [q for q in quotes if any(words(part) and f" {' '.join(words(part))} " not in held
                                      for part in re.split(r"\.\.\.|…", q))]
