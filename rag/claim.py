@@ -30,7 +30,7 @@ from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, miss
 from .measure import same_measure
 from .relation import (for_another, in_the_asked_part, names_the_doer, said_to_lose, same_direction, same_frame,
                        says_opposite, swapped_name)
-from .text import content_words, flips_a_word, mentioned, numbers, says_not, words
+from .text import acronyms, content_words, flips_a_word, mentioned, numbers, says_not, spelled_out, words
 from .wording import first_party, lowercase_words, name_runs, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
@@ -113,6 +113,7 @@ class Facts:
     names: set[str]            # every name of the claim
     question_names: list[list[str]]   # every name of the question, each a run of folded words
     left_out: set[str]         # years the question gives and the claim does not repeat
+    initials: set[str]         # names the claim or the question writes in capitals ('eu'), folded
 
 
 def facts(claim: str, question: str, passage: str) -> Facts:
@@ -128,7 +129,7 @@ def facts(claim: str, question: str, passage: str) -> Facts:
         new = {w for w in new if not any(ch.isdigit() for ch in w)}
     left_out = {n for n in q_numbers - numbers(claim) if A_YEAR.fullmatch(n)}
     return Facts(claim, new, asked, [r for r in runs if r], claim_names, question_name_runs("x " + question),
-                 left_out)
+                 left_out, acronyms(claim) | acronyms(question))
 
 
 def find(claim: str, passage: str, question: str = "", context: str = "") -> tuple[str, Statement | None]:
@@ -209,9 +210,12 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
     return same_party(f, st, own_numbers, q_words, earlier, lower)
 
 
-def _present(run: str, text: str, lower: set[str] | None = None) -> bool:
+def _present(run: str, text: str, lower: set[str] | None = None, initials: set[str] = frozenset()) -> bool:
     """Is the name ``run`` (folded words) in ``text``: one of its words there (written as a name,
-    with ``lower``), and not only under another name ('Ardent Bridge' is not in 'the Lowgate Bridge')?"""
+    with ``lower``), and not only under another name ('Ardent Bridge' is not in 'the Lowgate Bridge')?
+    A name written in capitals (one of ``initials``) is also there in the words it is the initials of."""
+    if run in initials and spelled_out(run, text):
+        return True
     parts = run.split()
     all_words = set(words(text.replace(".", "")))
     if lower is not None:
@@ -231,15 +235,16 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
     £40,000' answers 'How much did the Corby Guild pay for Hartop's Mill?' only from a statement that
     names the Corby Guild, or names no other party."""
     claim_runs = [run for _, run in name_runs(f.claim, lower)]
-    borrowed = [run for run in claim_runs if not _present(run, st.whole, lower)]   # an item names what its lead-in names
+    caps = f.initials
+    borrowed = [run for run in claim_runs if not _present(run, st.whole, lower, caps)]   # an item names what its lead-in names
     borrowed += [" ".join(run) for run in f.asked_names
-                 if " ".join(run) not in borrowed and not _present(" ".join(run), st.text, lower)]
+                 if " ".join(run) not in borrowed and not _present(" ".join(run), st.text, lower, caps)]
     # a name of the question the claim leaves out is still whom it is said of ('42 tonnes of pears'
     # for the Ashby farm's pears; 'the floor was set at $110' for 'What floor did Japan set?'), unless
     # the statement or the sentence it refers back to names it, in any case
     left_out = [run for run in (" ".join(r).replace(".", "") for r in f.question_names)
                 if not any(mentioned(w, f.names) for w in run.split())
-                and not _present(run, f"{st.before} {st.whole}")]
+                and not _present(run, f"{st.before} {st.whole}", initials=caps)]
     party = claim_runs[0] if claim_runs and claim_runs[0] in borrowed else next(iter(left_out), "")
     if party:
         first = first_party(st.text, lower)
@@ -253,7 +258,7 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
     years = sorted(x for x in own_numbers - f.new - f.asked if A_YEAR.fullmatch(x))
     if years and f.left_out and not f.left_out & own_numbers:
         return f"the passage says it of {', '.join(years)}, not of {', '.join(sorted(f.left_out))}"
-    absent = [x for x in borrowed if not _present(x, earlier)]
+    absent = [x for x in borrowed if not _present(x, earlier, initials=caps)]
     absent += [x for x in numbers_borrowed if x not in numbers(earlier)]
     return f"the passage does not mention {', '.join(absent)} before it says this" if absent else ""
 
@@ -271,15 +276,16 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
     earlier = context[:at] if at >= 0 else ""
     lower = lowercase_words(context, passage, question)
     q_words = set(words(question.replace(".", "")))
+    caps = acronyms(question)
     for group in statements(passage, earlier):
         st = group[-1]                       # the whole sentence; what the question names may be named above it
         upto = f"{earlier} {passage[:passage.find(st.sentence)]} {st.text}"
-        if not (all(_present(run, upto) for run in runs) and asked <= numbers(upto)
+        if not (all(_present(run, upto, initials=caps) for run in runs) and asked <= numbers(upto)
                 and has_kind(st.text, kind, question) and not missing_focus(question, st.scope)):
             continue
         # a name of the question the sentence itself does not hold may not stand where it names another party
         first = first_party(st.text, lower)
-        if any(not _present(run, st.whole, lower) for run in runs) and first \
+        if any(not _present(run, st.whole, lower, caps) for run in runs) and first \
                 and not all(mentioned(w, q_words) for w in first.split()):
             continue
         if same_direction(question, st.whole) or says_opposite(relation_words(question), relation_words(st.scope)):

@@ -27,7 +27,7 @@ from .evidence import Passage
 from .claim import answering_statement
 from .relation import alternatives, another_in_its_place
 from .judge import fills_gap
-from .text import content_words, flips_a_word, says_not
+from .text import acronyms, content_words, flips_a_word, says_not, spelled_out
 from .verify import Verdict
 
 # A model answer citing a passage this far below the best passage's relevance score is not trusted,
@@ -169,9 +169,11 @@ def fills_the_gap(question: str, verdict: Verdict, generator) -> str:
 
 
 def clearly_about(question: str, passage: Passage) -> bool:
-    """Close in meaning to the question and sharing most of its content words."""
+    """Close in meaning to the question and sharing most of its content words (a name written in
+    capitals is shared by the words it is the initials of: 'EU' by 'European Union')."""
     qwords = set(content_words(question))
     if not qwords:
         return False
-    overlap = len(qwords & set(content_words(passage.text))) / len(qwords)
+    shared = set(content_words(passage.text)) | {a for a in acronyms(question) if spelled_out(a, passage.text)}
+    overlap = len(qwords & shared) / len(qwords)
     return passage.cosine >= QUOTE_MIN_COSINE and overlap >= QUOTE_MIN_OVERLAP

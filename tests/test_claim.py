@@ -494,3 +494,10 @@ def test_a_month_is_not_a_party_the_statement_names():
     other = "In 2007 Fatah drove the PLO out of Gaza."
     assert not support("Hamas drove the PLO out of Gaza in 2007 [1].", other, question,
                        "Hamas was founded in 1987. " + other).ok
+
+
+def test_a_name_in_capitals_is_named_by_the_words_it_abbreviates():
+    passage = "The European Union adopted the euro as its currency in 1999."
+    assert claim.answering_statement("When did the EU adopt the euro?", passage) is not None
+    assert claim.answering_statement("When did the EA adopt the euro?", passage) is None
+    assert stated("The EU adopted the euro in 1999.", passage, "When did the EU adopt the euro?")

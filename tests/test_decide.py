@@ -37,6 +37,13 @@ def settings(tmp_path):
                     chunk_tokens=60, chunk_overlap_tokens=8, top_k=3, candidates=10)
 
 
+def one_file(tmp_path, name, text):
+    """Settings over a corpus of one file."""
+    seeds = write_corpus(tmp_path / "seeds", {name: text})
+    return Settings(seeds_dir=seeds, index_dir=tmp_path / "index", models_dir=tmp_path / "models",
+                    chunk_tokens=60, chunk_overlap_tokens=8, top_k=3, candidates=10)
+
+
 def ask(settings, generator, question):
     return Engine(settings, embedder=FakeEmbedder(), generator=generator).answer(question)
 
@@ -98,11 +105,9 @@ def test_asked_what_is_not_so_a_passage_saying_what_is_is_not_quoted(settings):
 
 
 def test_an_answer_resting_on_a_sentence_that_negates_a_word_of_the_question_is_not_used(tmp_path):
-    seeds = write_corpus(tmp_path / "seeds", {"const.txt": (
+    settings = one_file(tmp_path, "const.txt", (
         "Marten's law of attraction has a constant of proportionality, the Orrin Constant, whose value was "
-        "unknown in Marten's lifetime.\n")})
-    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", models_dir=tmp_path / "models",
-                        chunk_tokens=60, chunk_overlap_tokens=8, top_k=3, candidates=10)
+        "unknown in Marten's lifetime.\n"))
     # 'known' asked, 'unknown' written: the sentence says the opposite, and is not quoted either
     a = ask(settings, FakeGenerator(cite_passage_with("Orrin", "The Orrin Constant.")),
             "Whose value was known in Marten's lifetime?")
@@ -112,3 +117,15 @@ def test_an_answer_resting_on_a_sentence_that_negates_a_word_of_the_question_is_
     a = ask(settings, FakeGenerator(cite_passage_with("Orrin", "The Orrin Constant.")),
             "Whose value was unknown in Marten's lifetime?")
     assert not a.abstained and a.answer.startswith("The Orrin Constant [1]"), a.answer
+
+
+def test_a_name_in_capitals_is_found_in_the_words_it_abbreviates_when_a_passage_is_quoted(tmp_path):
+    settings = one_file(tmp_path, "law.txt", (
+        "Legal certainty is a general principle of international law and public law, which predates "
+        "European Union law.\n"))
+    # the model only repeats the question; the passage answers it, naming the EU in full
+    a = ask(settings, FakeGenerator("The laws predate EU law [1]."), "Which laws predate EU law?")
+    assert a.answer.startswith("The documents say: “Legal certainty is a general principle"), a.answer
+    # a name it does not spell out is not found there
+    a = ask(settings, FakeGenerator("The laws predate EA law [1]."), "Which laws predate EA law?")
+    assert a.abstained, a.answer
