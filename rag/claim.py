@@ -30,7 +30,7 @@ from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, miss
 from .measure import same_measure
 from .relation import (for_another, in_the_asked_part, names_the_doer, said_to_lose, same_direction, same_frame,
                        says_opposite, swapped_name)
-from .text import acronyms, content_words, flips_a_word, mentioned, numbers, says_not, spelled_out, words
+from .text import acronyms, content_words, flips_a_word, mentioned, numbers, says_not, spelled_out, swapped_word, words
 from .wording import first_party, lowercase_words, name_runs, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
@@ -266,8 +266,8 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
 def answering_statement(question: str, passage: str, context: str = "") -> Statement | None:
     """The statement of ``passage`` that could answer ``question`` on its own: it names every name
     and number the question names (a pronoun may stand for a name of the sentence before), states a
-    fact of the kind asked for (a number, a date, a name), and says what is not so when that is what
-    is asked; None when no statement does.
+    fact of the kind asked for (a number, a date, a name), says what is not so when that is what is
+    asked, and puts no other word in place of one of the question's; None when no statement does.
     A passage is quoted as an answer only through such a statement."""
     kind = expected_kind(question)
     runs = [" ".join(run).replace(".", "") for run in question_name_runs("x " + question)]
@@ -294,5 +294,7 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
             continue        # 'What is not used to …?' is not answered by '… is used to …'
         if flips_a_word(question, st.sentence):
             continue        # 'Whose value was known …?' is not answered by '… whose value was unknown …'
+        if swapped_word(question, st.sentence):
+            continue        # '… multiple possible past actions?' is not answered by '… possible future actions'
         return st
     return None

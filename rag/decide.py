@@ -10,12 +10,15 @@ The model's answer is used when the verifier kept some of it and every answer ch
   same_polarity    — asked what is not so ('What is not …', 'Who never …'), it says what is not, or
                      rests on a sentence that does; and the sentence it rests on does not use a word of
                      the question under a negating prefix, or the other way round ('unknown' for 'known');
+  same_terms       — the sentence it rests on does not say the question's words around another word
+                     ('multiple possible future actions' for '… past actions?'): that is another thing;
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
 Otherwise a passage is quoted only when one of its sentences answers the question on its own (it
-names what the question names, states the kind of fact asked, and says what is not so when that is
-what is asked) and it passes on_topic; else abstain.
+names what the question names, states the kind of fact asked, says what is not so when that is
+what is asked, and puts no other word in place of one of the question's) and it passes on_topic;
+else abstain.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from .evidence import Passage
 from .claim import answering_statement
 from .relation import alternatives, another_in_its_place
 from .judge import fills_gap
-from .text import acronyms, content_words, flips_a_word, says_not, spelled_out
+from .text import acronyms, content_words, flips_a_word, says_not, spelled_out, swapped_word
 from .verify import Verdict
 
 # A model answer citing a passage this far below the best passage's relevance score is not trusted,
@@ -100,6 +103,7 @@ def claim_problem(question: str, verdict: Verdict, generator=None) -> tuple[Call
     for check, args in [(adds_a_fact, (question, text)),
                         (states_kind, (question, text, kind)),
                         (same_polarity, (question, verdict)),
+                        (same_terms, (question, verdict)),
                         (fills_the_gap, (question, verdict, generator))]:
         problem = check(*args)
         if problem:
@@ -152,6 +156,14 @@ def same_polarity(question: str, verdict: Verdict) -> str:
     if any(says_not(s.text) or (s.statement is not None and says_not(s.statement.sentence)) for s in verdict.sentences):
         return ""
     return "the question asks what is not so, and the answer says what is"
+
+
+def same_terms(question: str, verdict: Verdict) -> str:
+    for s in verdict.sentences:
+        swap = s.statement is not None and swapped_word(question, s.statement.sentence)
+        if swap:
+            return f"the passage says “{swap[1]}” where the question says “{swap[0]}”"
+    return ""
 
 
 def fills_the_gap(question: str, verdict: Verdict, generator) -> str:

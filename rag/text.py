@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from difflib import SequenceMatcher
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being
@@ -268,3 +269,51 @@ def flips_a_word(claim: str, passage: str) -> bool:
                for w in negated_in[a]):
             return True
     return False
+
+
+# Words of content both texts share right around a swapped word ('multiple possible' … 'actions').
+SWAP_CONTEXT = 2
+
+
+def swapped_word(text: str, passage: str) -> tuple[str, str] | None:
+    """(a word of ``text``, the word ``passage`` has in its place) where the passage says the same
+    words around another word: 'multiple possible past actions' against 'multiple possible future
+    actions', 'on one ton of mass' against 'on one kilogram of mass'. Not a word the other text uses
+    too, in any form ('came', 'come'), one letter off it (a misspelling), a word under a negating
+    prefix (``flips_a_word``), or a question word (the gap the answer fills)."""
+    a, b = words(text), words(passage)
+    forms = lambda ws: {stem(w) for w in ws} | {verb_stem(w) for w in ws}
+    a_forms, b_forms = forms(a), forms(b)
+    ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for k in range(1, len(ops) - 1):
+        tag, i1, i2, j1, j2 = ops[k]
+        if tag != "replace" or i2 - i1 != 1 or j2 - j1 != 1 or ops[k - 1][0] != "equal" or ops[k + 1][0] != "equal":
+            continue
+        x, y = a[i1], b[j1]
+        if not (_content(x) and _content(y)) or forms([x]) & b_forms or forms([y]) & a_forms \
+                or shares_root({stem(x)}, {stem(y)}) or _one_letter_off(x, y):
+            continue
+        around = a[max(ops[k - 1][1], i1 - 2):i1] + a[i2:min(ops[k + 1][2], i2 + 2)]
+        if sum(_content(w) for w in around) >= SWAP_CONTEXT:
+            return x, y
+    return None
+
+
+_COUNTS = frozenset("one two three four five six seven eight nine ten eleven twelve".split())
+
+
+def _content(word: str) -> bool:
+    """A word of content, a number among them ('one', 'two')."""
+    return (word not in STOPWORDS or word in _COUNTS) and word not in QUESTION_WORDS
+
+
+def _one_letter_off(x: str, y: str) -> bool:
+    """A misspelling: one letter left out, added, changed or two swapped, in words of five letters or more."""
+    if min(len(x), len(y)) < 5 or abs(len(x) - len(y)) > 1:
+        return False
+    if len(x) == len(y):
+        diff = [i for i in range(len(x)) if x[i] != y[i]]
+        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and x[diff[0]] == y[diff[1]] and x[diff[1]] == y[diff[0]])
+    short, long_ = sorted((x, y), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))

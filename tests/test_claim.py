@@ -289,6 +289,9 @@ def test_a_number_in_the_same_frame_for_another_party_is_not_stated(claim_text, 
     ("Which country is the largest producer of copper?", "Chile remains the largest global producer of copper.", True),
     ("Who called credit the lowest form of trade?", "Vasin called credit the highest form of trade.", False),
     ("Who called credit the highest form of trade?", "Vasin called credit the highest form of trade.", True),
+    # another word among the question's own: another thing
+    ("Who found several possible past states of the engine?", "Vasin found several possible future states of the engine.", False),
+    ("Who found several possible future states of the engine?", "Vasin found several possible future states of the engine.", True),
 ])
 def test_a_quote_answers_only_the_right_way_round_and_not_with_the_opposite(question, passage, answers):
     assert (claim.answering_statement(question, passage) is not None) == answers

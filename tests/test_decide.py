@@ -129,3 +129,15 @@ def test_a_name_in_capitals_is_found_in_the_words_it_abbreviates_when_a_passage_
     # a name it does not spell out is not found there
     a = ask(settings, FakeGenerator("The laws predate EA law [1]."), "Which laws predate EA law?")
     assert a.abstained, a.answer
+
+
+def test_an_answer_resting_on_a_sentence_that_puts_another_word_in_place_of_the_questions_is_not_used(tmp_path):
+    settings = one_file(tmp_path, "engines.txt", "The Orrin engine allows several possible future states of its gears.\n")
+    reply = cite_passage_with("Orrin", "The Orrin engine allows several possible future states.")
+    # 'past' asked, 'future' written around the same words: the sentence is about another thing
+    a = ask(settings, FakeGenerator(reply), "Which engine allows several possible past states of its gears?")
+    assert a.abstained, a.answer
+    assert any("where the question says “past”" in w for w in a.warnings), a.warnings
+    # asked with the sentence's own word, the same answer stands
+    a = ask(settings, FakeGenerator(reply), "Which engine allows several possible future states of its gears?")
+    assert not a.abstained and a.answer.startswith("The Orrin engine allows"), a.answer

@@ -1,3 +1,5 @@
+import pytest
+
 from rag.text import content_words, fold, spell_as
 
 
@@ -55,3 +57,22 @@ def test_a_word_under_a_negating_prefix_is_found_in_any_form_of_the_word():
     # a prefix written with a hyphen is the same prefix
     assert not flips_a_word("Who are the un-elected members?", "the unelected members of the board")
     assert flips_a_word("Who are the un-elected members?", "the elected members of the board")
+
+
+@pytest.mark.parametrize("text, passage, swap", [
+    ("Which engine allows several possible past states?", "The engine allows several possible future states.", ("past", "future")),
+    ("What is the pull of the moon on one ton of rock?", "It is the pull of the moon on one kilogram of rock.", ("ton", "kilogram")),
+    ("Who showed that heat and work were joined in two simple laws?",
+     "Mayer showed that heat and work were joined in one simple law.", ("two", "one")),
+    # the same word in another form, misspelt, or used elsewhere in the passage is no swap
+    ("When did the plan come into force?", "The plan came into force in 1998.", None),
+    ("How much did the Italian goverment pay in damages?", "The Italian government paid in damages 40,000 lire.", None),
+    ("Which engine allows several possible past states?",
+     "The engine allows several possible future states, and also past states.", None),
+    # the question word is the gap the answer fills; a lone changed word needs words of content around it
+    ("What forest lies by the southern border?", "Kabaty forest lies by the southern border.", None),
+    ("What is the cat?", "It is the dog.", None),
+])
+def test_a_word_put_in_place_of_another_among_the_same_words_is_found(text, passage, swap):
+    from rag.text import swapped_word
+    assert swapped_word(text, passage) == swap
