@@ -108,9 +108,13 @@ def other_qualifier(run: list[str], ctx: set[str], context: str) -> bool:
 
 
 def missing_rare_terms(question: str, context: str) -> list[str]:
+    """The uncommon words of the question that ``context`` does not use in any form (a name in
+    capitals may be spelled out: 'WWII' by 'World War II')."""
     ctx_stems = {stem(w) for w in words(context)}
     ctx_words = set(words(context))
-    return [w for w in rare_terms(question) if stem(w) not in ctx_stems and not mentioned(w, ctx_words)]
+    spelled = {a for a in acronyms(question) if spelled_out(a, context)}
+    return [w for w in rare_terms(question) if stem(w) not in ctx_stems and not mentioned(w, ctx_words)
+            and w not in spelled]
 
 
 _MONTHS = ("january february march april may june july august september october november december "

@@ -302,3 +302,11 @@ def test_a_title_before_the_asked_name_is_not_the_name_asked_for():
     assert has_kind("Tetsuya Yamagami assassinated Prime Minister Shinzo Abe [1].", "name", q)
     assert has_kind("Prime Minister Takaichi took office after Shinzo Abe died [1].", "name", q)
     assert has_kind("Vanguard CEO Tim Buckley leads the firm [1].", "name", "Who is the CEO of Vanguard?")
+
+
+def test_an_uncommon_name_in_capitals_is_found_spelled_out():
+    from rag.answerable import missing_rare_terms
+    context = "After World War II the council began the Bricks for Lindow campaign."
+    assert missing_rare_terms("What campaign did the council begin after WWII?", context) == []
+    assert missing_rare_terms("What campaign did the council begin after WWII?",
+                              context.replace("War II", "War I")) == ["wwii"]
