@@ -6,7 +6,8 @@
 
 Each article becomes one text file (its paragraphs, a blank line between them) in ``OUT/corpus``.
 Per article, the 6 answerable and the 3 unanswerable questions whose ids come first by SHA-1 are
-kept; the 8 articles whose titles come first by SHA-1 form the dev half, the other 8 the test half
+kept (``--answerable 16 --unanswerable 13`` keeps more: the larger halves of README's "Measured",
+which hold the smaller ones); the 8 articles whose titles come first by SHA-1 form the dev half, the other 8 the test half
 (``OUT/qa.dev.jsonl``, ``OUT/qa.test.jsonl``, the format of ``rag eval``). The choice depends on
 nothing but the file, so anyone with it gets the same rows.
 """
@@ -24,11 +25,11 @@ def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def _rows(article: dict) -> list[dict]:
+def _rows(article: dict, answerable: int = ANSWERABLE, unanswerable: int = UNANSWERABLE) -> list[dict]:
     source = f"{article['title']}.txt"
     questions = [q for p in article["paragraphs"] for q in p["qas"]]
     rows = []
-    for impossible, n in ((False, ANSWERABLE), (True, UNANSWERABLE)):
+    for impossible, n in ((False, answerable), (True, unanswerable)):
         chosen = sorted((q for q in questions if bool(q.get("is_impossible")) == impossible),
                         key=lambda q: _sha1(q["id"]))[:n]
         for q in chosen:
@@ -39,7 +40,7 @@ def _rows(article: dict) -> list[dict]:
     return rows
 
 
-def build(squad_file: Path, out: Path) -> dict[str, int]:
+def build(squad_file: Path, out: Path, answerable: int = ANSWERABLE, unanswerable: int = UNANSWERABLE) -> dict[str, int]:
     articles = json.loads(squad_file.read_text(encoding="utf-8"))["data"]
     (out / "corpus").mkdir(parents=True, exist_ok=True)
     for article in articles:
@@ -48,7 +49,7 @@ def build(squad_file: Path, out: Path) -> dict[str, int]:
     ordered = sorted(articles, key=lambda a: _sha1(a["title"]))
     counts = {}
     for half, group in (("dev", ordered[:HALF]), ("test", ordered[HALF:])):
-        rows = [row for article in group for row in _rows(article)]
+        rows = [row for article in group for row in _rows(article, answerable, unanswerable)]
         with open(out / f"qa.{half}.jsonl", "w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         counts[half] = len(rows)
@@ -59,8 +60,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("squad_file", type=Path, help="SQuAD 2.0 development file (dev-v2.0.json)")
     parser.add_argument("out", type=Path, help="folder to write corpus/, qa.dev.jsonl and qa.test.jsonl to")
+    parser.add_argument("--answerable", type=int, default=ANSWERABLE, help="answerable questions per article")
+    parser.add_argument("--unanswerable", type=int, default=UNANSWERABLE, help="unanswerable questions per article")
     args = parser.parse_args()
-    for half, n in build(args.squad_file, args.out).items():
+    for half, n in build(args.squad_file, args.out, args.answerable, args.unanswerable).items():
         print(f"{half}: {n} questions")
 
 
