@@ -279,24 +279,28 @@ def swapped_word(text: str, passage: str) -> tuple[str, str] | None:
     """(a word of ``text``, the word ``passage`` has in its place) where the passage says the same
     words around another word: 'multiple possible past actions' against 'multiple possible future
     actions', 'on one ton of mass' against 'on one kilogram of mass'. Not a word the other text uses
-    too, in any form ('came', 'come'), one letter off it (a misspelling), a word under a negating
-    prefix (``flips_a_word``), or a question word (the gap the answer fills)."""
+    too, in any form ('came', 'come'), one letter off it (a misspelling), or a question word (the gap
+    the answer fills)."""
     a, b = words(text), words(passage)
-    forms = lambda ws: {stem(w) for w in ws} | {verb_stem(w) for w in ws}
-    a_forms, b_forms = forms(a), forms(b)
+    a_forms, b_forms = _forms(a), _forms(b)
     ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     for k in range(1, len(ops) - 1):
         tag, i1, i2, j1, j2 = ops[k]
         if tag != "replace" or i2 - i1 != 1 or j2 - j1 != 1 or ops[k - 1][0] != "equal" or ops[k + 1][0] != "equal":
             continue
         x, y = a[i1], b[j1]
-        if not (_content(x) and _content(y)) or forms([x]) & b_forms or forms([y]) & a_forms \
+        if not (_content(x) and _content(y)) or _forms([x]) & b_forms or _forms([y]) & a_forms \
                 or shares_root({stem(x)}, {stem(y)}) or _one_letter_off(x, y):
             continue
         around = a[max(ops[k - 1][1], i1 - 2):i1] + a[i2:min(ops[k + 1][2], i2 + 2)]
         if sum(_content(w) for w in around) >= SWAP_CONTEXT:
             return x, y
     return None
+
+
+def _forms(ws: list[str]) -> set[str]:
+    """The stems of ``ws``, an irregular past as its present ('came' -> 'come')."""
+    return {stem(w) for w in ws} | {verb_stem(w) for w in ws}
 
 
 _COUNTS = frozenset("one two three four five six seven eight nine ten eleven twelve".split())
