@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .text import (QUESTION_WORDS, STOPWORDS, acronyms, agent_verb, content_words, fold, mentioned, numbers,
-                   says_not, shares_root, spelled_out, stem, strip_markers, verb_stem, words)
+from .text import (NUMBER_WORDS, QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, initials_spelled_out,
+                   mentioned, numbers, says_not, shares_root, stem, strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -76,7 +76,7 @@ def missing_names(question: str, context: str, found: str | None = None) -> list
     ``context``: one shorter than a name ``context`` does mention and itself mentioned in ``found``
     ('… Super Mario Odyssey on Nintendo Switch?' answered from a passage about Super Mario Odyssey)."""
     ctx = set(words(context.replace(".", "")))
-    ctx |= {a for a in acronyms(question) if spelled_out(a, context)}    # 'WW' by 'World War'
+    ctx |= initials_spelled_out(question, context)    # 'WW' by 'World War'
     runs = [[n.replace(".", "") for n in run] for run in question_name_runs(question)]
     runs = [[n for n in run if n] for run in runs]
     present = [run for run in runs if run and any(mentioned(n, ctx) for n in run)
@@ -112,7 +112,7 @@ def missing_rare_terms(question: str, context: str) -> list[str]:
     capitals may be spelled out: 'WWII' by 'World War II')."""
     ctx_stems = {stem(w) for w in words(context)}
     ctx_words = set(words(context))
-    spelled = {a for a in acronyms(question) if spelled_out(a, context)}
+    spelled = initials_spelled_out(question, context)
     return [w for w in rare_terms(question) if stem(w) not in ctx_stems and not mentioned(w, ctx_words)
             and w not in spelled]
 
@@ -125,8 +125,6 @@ _WHICH_NAMED = re.compile(r" (?:which|what) (?:other )?(?:city|cities|country|co
 _COLOURS = frozenset("black white grey gray red green blue yellow orange purple violet pink brown golden gold silver "
                      "crimson scarlet maroon navy teal turquoise cyan magenta beige ivory amber bronze copper azure "
                      "emerald indigo lavender lilac olive tan cream ochre rust coral".split())
-_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve hundred thousand million "
-                 "billion trillion dozen half").split()
 
 
 def expected_kind(question: str) -> str | None:
@@ -201,9 +199,9 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
     plain = strip_markers(text)
     asked = set(words(question))
     new_words = [w for w in words(plain) if w not in asked]
-    has_number = any(any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS for w in new_words)
+    has_number = any(any(ch.isdigit() for ch in w) or w in NUMBER_WORDS for w in new_words)
     if kind == "number":     # an amount, not a year ('How long is the bridge?' is not answered by '1971')
-        return any((any(ch.isdigit() for ch in w) and not A_YEAR.fullmatch(w)) or w in _NUMBER_WORDS
+        return any((any(ch.isdigit() for ch in w) and not A_YEAR.fullmatch(w)) or w in NUMBER_WORDS
                    for w in new_words)
     if kind == "time":
         return has_number or any(w in _MONTHS for w in new_words)

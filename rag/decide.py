@@ -30,7 +30,7 @@ from .evidence import Passage
 from .claim import answering_statement
 from .relation import alternatives, another_in_its_place
 from .judge import fills_gap
-from .text import acronyms, content_words, flips_a_word, says_not, spelled_out, swapped_word
+from .text import content_words, flips_a_word, initials_spelled_out, says_not, swapped_word
 from .verify import Verdict
 
 # A model answer citing a passage this far below the best passage's relevance score is not trusted,
@@ -186,6 +186,6 @@ def clearly_about(question: str, passage: Passage) -> bool:
     qwords = set(content_words(question))
     if not qwords:
         return False
-    shared = set(content_words(passage.text)) | {a for a in acronyms(question) if spelled_out(a, passage.text)}
+    shared = set(content_words(passage.text)) | initials_spelled_out(question, passage.text)
     overlap = len(qwords & shared) / len(qwords)
     return passage.cosine >= QUOTE_MIN_COSINE and overlap >= QUOTE_MIN_OVERLAP

@@ -18,6 +18,9 @@ one ones much many within without whose yes yet via per upon across among amid a
 
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 
+NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve hundred thousand million "
+                         "billion trillion dozen half".split())
+
 _WORD = re.compile(r"[\w’']+", re.UNICODE)
 # A number, not the digits of a name ('A100', 'NS-1', 'COVID-19': part of the name, checked as one);
 # Latin letters only, so that a number written against a word of a script without spaces still counts.
@@ -200,6 +203,12 @@ def acronyms(text: str) -> set[str]:
     return {m.group(0).lower() for m in _ACRONYM.finditer(text)}
 
 
+def initials_spelled_out(question: str, text: str) -> set[str]:
+    """The names ``question`` writes in capitals (folded) that ``text`` spells out ('eu' for 'the
+    European Union')."""
+    return {a for a in acronyms(question) if spelled_out(a, text)}
+
+
 def spelled_out(acronym: str, text: str) -> list[str]:
     """The runs of capitalised words of ``text`` whose first letters spell ``acronym`` (folded),
     joining words such as 'of' and 'de' passed over: 'fis' in '… Front Islamique de Salut …',
@@ -258,15 +267,19 @@ def says_not(text: str) -> bool:
     return negated(text) or bool(negated_words(text))
 
 
+def _forms(ws: list[str] | set[str]) -> set[str]:
+    """The stems of ``ws``, an irregular past as its present ('came' -> 'come')."""
+    return {stem(w) for w in ws} | {verb_stem(w) for w in ws}
+
+
 def flips_a_word(claim: str, passage: str) -> bool:
     """Does one text use a word of the other under a negating prefix ('non-Islamist' against
     'Islamist', 'known' against 'unknown')?"""
     negated_in = {claim: negated_words(claim), passage: negated_words(passage)}
     for a, b in ((claim, passage), (passage, claim)):
         b_words = set(words(b))
-        b_stems = {stem(x) for x in b_words} | {verb_stem(x) for x in b_words}     # 'know' for 'known'
-        if any((w in b_words or stem(w) in b_stems or verb_stem(w) in b_stems) and w not in negated_in[b]
-               for w in negated_in[a]):
+        b_forms = _forms(b_words)     # 'know' for 'known'
+        if any((w in b_words or _forms([w]) & b_forms) and w not in negated_in[b] for w in negated_in[a]):
             return True
     return False
 
@@ -298,17 +311,9 @@ def swapped_word(text: str, passage: str) -> tuple[str, str] | None:
     return None
 
 
-def _forms(ws: list[str]) -> set[str]:
-    """The stems of ``ws``, an irregular past as its present ('came' -> 'come')."""
-    return {stem(w) for w in ws} | {verb_stem(w) for w in ws}
-
-
-_COUNTS = frozenset("one two three four five six seven eight nine ten eleven twelve".split())
-
-
 def _content(word: str) -> bool:
     """A word of content, a number among them ('one', 'two')."""
-    return (word not in STOPWORDS or word in _COUNTS) and word not in QUESTION_WORDS
+    return (word not in STOPWORDS or word in NUMBER_WORDS) and word not in QUESTION_WORDS
 
 
 def _one_letter_off(x: str, y: str) -> bool:
