@@ -7,6 +7,9 @@ def test_fold_drops_accents_and_trademark_signs():
     assert fold("Chloé  Zhao") == "chloe zhao"
     assert fold("Xenoblade Chronicles™ 2") == "xenoblade chronicles 2"
     assert fold("LEGO® bricks ©2021") == "lego bricks 2021"
+    # letters Unicode does not split into a letter and an accent
+    assert fold("Maria Skłodowska-Curie") == fold("Maria Sklodowska-Curie") == "maria sklodowska-curie"
+    assert fold("Ørsted, Straße, Æsir") == "orsted, strasse, aesir"
     assert "chronicl" in content_words("Xenoblade Chronicles™ 2")
 
 
