@@ -26,8 +26,8 @@ import re
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
-from .text import (STOPWORDS, acronyms, content_words, fold, initials_spelled_out, mentioned, numbers, shares_root,
-                   spelled_out, stem, verb_stem, words)
+from .text import (STOPWORDS, acronyms, content_words, fold, mentioned, numbers, shares_root, spelled_out, stem,
+                   verb_stem, words)
 from .wording import (NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans, names_a_date,
                       name_token_runs, number_kind, relation_words, same_word)
 
@@ -271,39 +271,29 @@ def _written_in(name: str, text: str) -> bool:
 
 
 _PLACE_PREP = frozenset("in on at for to from by with".split())
-# The words after which a name says where, for or with what: the question's thing and the answer's.
-_AFTER = _PLACE_PREP | frozenset("over under near into onto across through along between against behind beside "
-                                 "beyond inside outside toward towards within".split())
 _ARTICLES = frozenset("the a an".split())
 
 
 def another_in_its_place(question: str, claim: str) -> str:
-    """'' unless the question names something after a preposition ('invest in Australia', 'a bridge
-    over the Longwood area'), the claim leaves it out and names something else after the same
-    preposition ('invest … in the United States', 'over the Charles River'): the claim is about another
-    place, party or thing than the one asked about. A name and its initials ('the US', 'the United
-    States') are the same."""
+    """'' unless the question names something after a preposition ('invest in Australia'), the claim
+    leaves it out and names something else after the same preposition ('invest … in the United
+    States'): the claim is about another place, party or thing than the one asked about."""
     q_raw, c_raw = TOKEN.findall(question), TOKEN.findall(claim)
+    q_names = [(start, run) for start, run in name_runs(question) if start > 0]
     c_words = set(words(claim.replace(".", "")))
     q_words = set(words(question.replace(".", "")))
-    same_initials = initials_spelled_out(question, claim) | initials_spelled_out(claim, question)
-
-    def preposition(raw: list[str], start: int) -> str:      # 'over' of 'over Longwood' and 'over the Longwood'
-        before = [fold(t) for t in raw[max(0, start - 2):start]]
-        if before[-1:] and before[-1] in _AFTER:
-            return before[-1]
-        return before[0] if len(before) == 2 and before[0] in _AFTER and before[1] in _ARTICLES else ""
-
-    for start, run in name_runs(question):
-        prep = preposition(q_raw, start)
-        if not prep or any(mentioned(w, c_words) or fold(w) in same_initials for w in run.split()):
+    for start, run in q_names:
+        prep = fold(q_raw[start - 1]) if start else ""
+        if prep not in _PLACE_PREP or any(mentioned(w, c_words) for w in run.split()):
             continue
         for c_start, c_run in name_runs(claim):
-            if preposition(c_raw, c_start) == prep \
-                    and not any(mentioned(w, q_words) or fold(w) in same_initials for w in c_run.split()) \
-                    and names_a_date(c_run) <= names_a_date(run):      # a month only in place of a month
-                return f"it says {prep} {c_run}, where the question asks about {run}"
+            before = [fold(t) for t in c_raw[max(0, c_start - 2):c_start]]
+            if before[-1:] == [prep] or (len(before) == 2 and before[0] == prep and before[1] in _ARTICLES):
+                if c_start and not any(mentioned(w, q_words) for w in c_run.split()) \
+                        and names_a_date(c_run) <= names_a_date(run):      # a month only in place of a month
+                    return f"it says {prep} {c_run}, where the question asks about {run}"
     return ""
+
 
 
 def for_another(claim: str, statement: str, question: str) -> str:

@@ -307,12 +307,6 @@ def test_a_quote_answers_only_the_right_way_round_and_not_with_the_opposite(ques
     # but a month in place of the month asked about is another time
     ("Who took the Orrin fort in March 1644?", "Lena Holt's troops stormed it in September of that year [1].", True),
     ("Who took the Orrin fort in March 1644?", "Lena Holt's troops stormed it in March 1644 [1].", False),
-    # after any preposition of place, and after its article
-    ("Which ferry crosses over the Tamber Sound?", "The Kestrel ferry crosses over the Lune Estuary [1].", True),
-    ("Which ferry crosses over the Tamber Sound?", "The Kestrel ferry crosses over the Tamber Sound [1].", False),
-    # a name and its initials are the same place
-    ("How much did Peruvian firms invest in the US?", "Peruvian firms invested $3 billion in the United States [1].", False),
-    ("How much did Peruvian firms invest in the United States?", "Peruvian firms invested $3 billion in the US [1].", False),
 ])
 def test_an_answer_naming_something_else_where_the_question_names_what_it_asks_about(question, answer, fires):
     assert bool(relation.another_in_its_place(question, answer)) == fires
