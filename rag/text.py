@@ -29,21 +29,20 @@ _MARKER = re.compile(r"\s*\[(\d+)\]")
 
 
 _MARKS = re.compile("[™®©℠]")
-# Latin letters that Unicode does not split into a letter and an accent: 'Skłodowska' is written
-# 'Sklodowska' too, 'Ørsted' 'Orsted', 'Straße' 'Strasse'.
-_PLAIN_LETTERS = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ı": "i", "ħ": "h",
-                                "Ħ": "H", "ŧ": "t", "Ŧ": "T", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ß": "ss",
-                                "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe"})
+# Latin letters (lower case) that Unicode does not split into a letter and an accent: 'Skłodowska'
+# is written 'Sklodowska' too, 'Ørsted' 'Orsted', 'Straße' 'Strasse'.
+_PLAIN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ı": "i", "ħ": "h", "ŧ": "t", "ð": "d", "þ": "th",
+                                "ß": "ss", "æ": "ae", "œ": "oe"})
 
 
 def fold(text: str) -> str:
     """Lower case, typographic quotes and dashes made plain, accents and trademark signs removed
     ('Chronicles™' is 'chronicles', not 'chroniclestm'; 'Skłodowska' is 'sklodowska'), spaces folded."""
     text = unicodedata.normalize("NFKD", _MARKS.sub("", text))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_PLAIN_LETTERS)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"[‐-―−]", "-", text)
-    return re.sub(r"\s+", " ", text).strip().lower()
+    return re.sub(r"\s+", " ", text).strip().lower().translate(_PLAIN_LETTERS)
 
 
 _stemmer = None
