@@ -132,6 +132,11 @@ def facts(claim: str, question: str, passage: str) -> Facts:
                  left_out, acronyms(claim) | acronyms(question))
 
 
+# Why a sentence holding every fact of a claim does not state it, when only its words differ (not
+# when it says the facts of another party, another way round or as another measure).
+UNSTATED_RELATION = "the sentence that holds its facts does not state its relation"
+
+
 def find(claim: str, passage: str, question: str = "", context: str = "") -> tuple[str, Statement | None]:
     """('', the statement of ``passage`` that states ``claim``) or (why none does, None). ``context``
     is the text around the passage (its chunk), where the topic a question names may be."""
@@ -206,7 +211,7 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
         return f"the passage says “{flipped[1]}”, not “{flipped[0]}”"
     # One word of relation ('won') is too little to judge by; the facts and the party decide then.
     if len(relation) >= 2 and len(relation & said) / len(relation) < MIN_STATEMENT_OVERLAP:
-        return "the sentence that holds its facts does not state its relation"
+        return UNSTATED_RELATION
     return same_party(f, st, own_numbers, q_words, earlier, lower)
 
 

@@ -18,7 +18,10 @@ The model's answer is used when the verifier kept some of it and every answer ch
 Otherwise a passage is quoted only when one of its sentences answers the question on its own (it
 names what the question names, states the kind of fact asked, says what is not so when that is
 what is asked, and puts no other word in place of one of the question's) and it passes on_topic;
-else abstain.
+else abstain. The passages tried are those clearly about the question, and first the passage the
+model's answer came from: when the answer took the wrong part of it, or when its sentence was dropped
+because the passage holds its facts but says their relation in other words (then the passage's
+sentence must also say something of what the question asks).
 """
 from __future__ import annotations
 
@@ -67,11 +70,16 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
             # The model found a passage that backs its sentence but took the wrong part of it.
             cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
             quotable = [p for p in cited if answerable.has_kind(p.text, kind, question)]
+    # A sentence dropped because a sentence of its passage holds its facts but says their relation in
+    # other words: that passage, if that sentence says something of what the question asks.
+    held = [by_n[n] for n in verdict.held if n in by_n and by_n[n] not in quotable]
+    quotable += held
     if verdict.refused and not quotable:
         return d
     candidates = quotable + [p for p in passages if p not in quotable and clearly_about(question, p)]
     for p in candidates:
-        if answering_statement(question, p.text, p.context) is None or on_topic(question, [p], passages):
+        st = answering_statement(question, p.text, p.context)
+        if st is None or on_topic(question, [p], passages) or (p in held and answerable.misses_the_question(question, st.sentence)):
             continue
         d.kind, d.passage = "quote", p
         d.notes.append("the passage the model's answer came from is quoted instead" if p in quotable

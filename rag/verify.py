@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from .chunk import split_sentences
-from .claim import Statement, find as find_statement
+from .claim import UNSTATED_RELATION, Statement, find as find_statement
 from .wording import same_word
 from .evidence import Passage
 from .prompt import NOT_FOUND
@@ -51,6 +51,10 @@ class Verdict:
     dropped: list[str]        # sentences removed as unsupported
     refused: bool             # the model said the passages do not answer
     notes: list[str] = field(default_factory=list)
+    # Passages a dropped sentence cites where one sentence holds every one of its facts but says their
+    # relation in other words ('Warsaw was the beloved city of Isaac Bashevis Singer' for 'Singer loved
+    # Warsaw'): the place the model took its answer from, quoted if it answers the question itself.
+    held: list[int] = field(default_factory=list)
 
     @property
     def supported(self) -> bool:
@@ -180,6 +184,7 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
     dropped: list[str] = []
     notes: list[str] = []
     refused = False
+    held: list[int] = []
     for a, b in split_sentences(draft):
         raw = draft[a:b]
         cites = [n for n in dict.fromkeys(citation_markers(raw))]
@@ -208,8 +213,9 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
                 notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
         if not good:
             dropped.append(text)
+            held += [n for n in cites if n in sups and sups[n].unstated == UNSTATED_RELATION and n not in held]
             continue
         allowed = " ".join(by_n[n].text for n in good)
         text = _strip_links(text, allowed)
         kept.append(VerifiedSentence(text, good, bad, sups[good[0]].statement))
-    return Verdict(kept, dropped, refused, notes)
+    return Verdict(kept, dropped, refused, notes, held)

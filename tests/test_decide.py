@@ -141,3 +141,24 @@ def test_an_answer_resting_on_a_sentence_that_puts_another_word_in_place_of_the_
     # asked with the sentence's own word, the same answer stands
     a = ask(settings, FakeGenerator(reply), "Which engine allows several possible future states of its gears?")
     assert not a.abstained and a.answer.startswith("The Orrin engine allows"), a.answer
+
+
+def test_the_passage_a_dropped_answer_rests_on_is_quoted_when_it_answers(tmp_path):
+    settings = one_file(tmp_path, "marlow.txt", (
+        "Marlow was the beloved town of the painter Ida Brandt, which she painted in many of her pictures. "
+        "The town lies on the Orre river.\n"))
+    # the model says it in its own words; the passage holds its facts but not its relation
+    a = ask(settings, FakeGenerator(cite_passage_with("Brandt", "Ida Brandt loved Marlow so much that she kept painting it.")),
+            "Who loved Marlow so much that she kept painting it in her pictures?")
+    assert a.answer.startswith("The documents say: “Marlow was the beloved town of the painter Ida Brandt"), a.answer
+    assert not any("Ida Brandt loved" in c.quote for c in a.citations)
+
+
+def test_the_passage_a_dropped_answer_rests_on_is_not_quoted_when_it_says_nothing_asked(tmp_path):
+    settings = one_file(tmp_path, "veloria.txt", (
+        "Long integrated into Velorian society, the Huguenot community is encouraged by the Huguenot Society "
+        "of Veloria to conserve its heritage.\n"))
+    a = ask(settings, FakeGenerator(cite_passage_with("Veloria", "The native inhabitants of Veloria were called the Huguenot Society.")),
+            "What were the native inhabitants of Veloria called?")
+    assert a.abstained, a.answer
+
