@@ -79,8 +79,10 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
     candidates = quotable + [p for p in passages if p not in quotable and clearly_about(question, p)]
     for p in candidates:
         st = answering_statement(question, p.text, p.context)
-        if st is None or on_topic(question, [p], passages) or (p in held and answerable.misses_the_question(question, st.sentence)):
+        if st is None or on_topic(question, [p], passages):
             continue
+        if p in held and answerable.misses_the_question(question, st.sentence):
+            continue        # not chosen for its closeness to the question: it must say something of what is asked
         d.kind, d.passage = "quote", p
         d.notes.append("the passage the model's answer came from is quoted instead" if p in quotable
                        else "the best matching passage is quoted instead of a model-written answer")

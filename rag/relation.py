@@ -295,7 +295,6 @@ def another_in_its_place(question: str, claim: str) -> str:
     return ""
 
 
-
 def for_another(claim: str, statement: str, question: str) -> str:
     """'' unless the claim repeats from the question what its fact is for ('… for permanent magnets'),
     the statement does not say it, and says the fact for something else after the same word ('a $110
