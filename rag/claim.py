@@ -7,7 +7,9 @@ list and the line that leads into it ("Lakeside: 40" under "Ferry times from Por
 for that statement; each check gives a reason when it fails:
 
 - ``_states``: the statement holds every new fact of the claim and most of its other words (the
-  relation), not facts gathered from different sentences, and no verb it says the opposite of
+  relation, even when that is one word: "Karl Jansson directed Grey Harbour" is not stated by "its
+  score was composed by Karl Jansson"; a word counts in any form of its root, "seized" in "the
+  seizure"), not facts gathered from different sentences, and no verb it says the opposite of
   ("fell" for "rose").
 - ``same_party``: a name the claim borrows (from the sentence before, or the question's topic) may
   not stand where the statement names another party ("Acme bought Gamma for $5 million" does not
@@ -28,9 +30,10 @@ from .chunk import split_sentences
 from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, missing_focus, other_qualifier,
                          question_name_runs)
 from .measure import same_measure
-from .relation import (for_another, in_the_asked_part, names_the_doer, said_to_lose, same_direction, same_frame,
-                       says_opposite, swapped_name)
-from .text import acronyms, content_words, flips_a_word, mentioned, numbers, says_not, spelled_out, swapped_word, words
+from .relation import (for_another, in_the_asked_part, names_the_doer, role_of_another, said_to_lose, same_direction,
+                       same_frame, says_opposite, swapped_name)
+from .text import (acronyms, content_words, flips_a_word, mentioned, numbers, said_in_any_form, says_not, spelled_out,
+                   swapped_word, words)
 from .wording import first_party, lowercase_words, name_runs, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
@@ -155,7 +158,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
         # the tightest statements first: a sentence counts only when none of its clauses holds the facts
         for st in group:
             before = f"{earlier} {_up_to(passage, st)} {st.before} {st.text}"
-            why = _states(f, relation, st, q_words, before, lower)
+            why = _states(f, relation, st, q_words, before, lower, _heading(sentences, st))
             if why is None:
                 continue
             if not why:
@@ -163,6 +166,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
                     or in_the_asked_part(claim, st, question) \
                     or same_frame(claim, st.whole) or same_measure(claim, st.whole, question) \
                     or for_another(claim, st.whole, question) or names_the_doer(claim, f"{st.before} {st.whole}") \
+                    or role_of_another(relation, st.whole, f.names | {w for run in f.question_names for w in run}) \
                     or _copies_another(claim, st, sentences, relation, lower)
                 if not why:
                     return "", st
@@ -180,6 +184,14 @@ def _up_to(passage: str, st: Statement) -> str:
     return passage[:start + max(st.sentence.find(st.text), 0)]
 
 
+def _heading(sentences: list[str], st: Statement) -> str:
+    """The line right above the statement's sentence when it is a heading, not a sentence of its own
+    (no full stop: 'Day 2 – Ropers'); else ''."""
+    i = sentences.index(st.sentence) if st.sentence in sentences else 0
+    above = sentences[i - 1].strip() if i else ""
+    return "" if above.endswith((".", "!", "?", "…")) else above
+
+
 def _copies_another(claim: str, st: Statement, sentences: list[str], relation: set[str], lower: set[str]) -> str:
     """Why the claim reads as a sentence of the passage with another name put in (``swapped_name``),
     unless the statement that holds its facts states the whole relation itself ('Lena Holt won the
@@ -190,8 +202,10 @@ def _copies_another(claim: str, st: Statement, sentences: list[str], relation: s
 
 
 def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earlier: str,
-            lower: set[str]) -> str | None:
-    """None when ``st`` does not hold the claim's new facts; else '' when it states the claim, or why not."""
+            lower: set[str], above: str = "") -> str | None:
+    """None when ``st`` does not hold the claim's new facts; else '' when it states the claim, or why not.
+    ``above``: the heading above the statement, where a word of the question may be said as the topic
+    the statement goes on about ('Day 2 – Ropers' above 'you emerge in a grotto')."""
     own_words, own_numbers = set(words(st.text.replace(".", ""))), numbers(st.text)
     scope_words = own_words | set(words(st.before.replace(".", "")))
     own_stems = set(content_words(st.text))
@@ -209,8 +223,10 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
     flipped = says_opposite(relation, said)
     if flipped:
         return f"the passage says “{flipped[1]}”, not “{flipped[0]}”"
-    # One word of relation ('won') is too little to judge by; the facts and the party decide then.
-    if len(relation) >= 2 and len(relation & said) / len(relation) < MIN_STATEMENT_OVERLAP:
+    # Most of the relation's words, even of one ('Karl Jansson directed Grey Harbour' is not stated by
+    # 'its score was composed by Karl Jansson'); a word of the question may be said in a heading above.
+    topic = relation_words(above) & relation_words(" ".join(q_words))
+    if relation and sum(said_in_any_form(w, said | topic) for w in relation) / len(relation) < MIN_STATEMENT_OVERLAP:
         return UNSTATED_RELATION
     return same_party(f, st, own_numbers, q_words, earlier, lower)
 

@@ -17,11 +17,12 @@ The model's answer is used when the verifier kept some of it and every answer ch
                      'Oakridge United beat Harbor City');
 Otherwise a passage is quoted only when one of its sentences answers the question on its own (it
 names what the question names, states the kind of fact asked, says what is not so when that is
-what is asked, and puts no other word in place of one of the question's) and it passes on_topic;
-else abstain. The passages tried are those clearly about the question, and first the passage the
-model's answer came from: when the answer took the wrong part of it, or when its sentence was dropped
-because the passage holds its facts but says their relation in other words (then the passage's
-sentence must also say something of what the question asks).
+what is asked, and puts no other word in place of one of the question's), it passes on_topic, and it
+says something of what the question asks besides its names (a passage naming a company, a quarter
+and a number of vehicles does not answer what its revenue was); else abstain. The passages tried are
+those clearly about the question, and first the passage the model's answer came from: when the answer
+took the wrong part of it, or when its sentence was dropped because the passage holds its facts but
+says their relation in other words (then that sentence itself must say something of what is asked).
 """
 from __future__ import annotations
 
@@ -81,8 +82,8 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
         st = answering_statement(question, p.text, p.context)
         if st is None or on_topic(question, [p], passages):
             continue
-        if p in held and answerable.misses_the_question(question, st.sentence):
-            continue        # not chosen for its closeness to the question: it must say something of what is asked
+        if answerable.misses_the_question(question, st.sentence if p in held else p.text):
+            continue        # a held passage was not chosen for its closeness to the question: its sentence must
         d.kind, d.passage = "quote", p
         d.notes.append("the passage the model's answer came from is quoted instead" if p in quotable
                        else "the best matching passage is quoted instead of a model-written answer")

@@ -10,6 +10,8 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
 - ``in_the_asked_part``: the claimed name stands in the part of the sentence that says what is asked.
 - ``said_to_lose``: a name the passage says was defeated, and never says won, did not win.
 
+- ``role_of_another``: the statement names the claim's relation as a role of another party ("Gamma's
+  founder" does not say who founded Acme, "Las Vegas Raiders president" who is president of the NFL).
 - ``for_another``: the claim repeats what the question says its fact is for ("for permanent magnets"),
   and the statement gives it for something else ("a $110 floor for NdPr").
 - ``names_the_doer``: an act the statement names only as a noun ("after the acquisition of B") does
@@ -26,7 +28,8 @@ import re
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
-from .text import (STOPWORDS, acronyms, content_words, fold, mentioned, numbers, shares_root, spelled_out, stem,
+from .text import (STOPWORDS, acronyms, content_words, fold, mentioned, numbers, said_in_any_form, shares_root,
+                   spelled_out, stem,
                    verb_stem, words)
 from .wording import (NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans, names_a_date,
                       name_token_runs, number_kind, relation_words, same_word)
@@ -293,6 +296,37 @@ def another_in_its_place(question: str, claim: str) -> str:
                         and names_a_date(c_run) <= names_a_date(run):      # a month only in place of a month
                     return f"it says {prep} {c_run}, where the question asks about {run}"
     return ""
+
+
+_ROLE_NOUN = re.compile(r"(?:er|or|ent|ant|ist|ian)$")
+
+
+def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
+    """'' unless the statement says a word of the claim's ``relation`` as a role that belongs to a
+    party the claim does not name (none of ``names``): 'Gamma's founder' for 'Rosa Alvarez founded Acme
+    Corp', 'Las Vegas Raiders president' for 'The president of the NFL is …'. A word after a name
+    without "'s" is read so only when it is a noun of a doer ('-er', '-ent', …). ('The founder of Gamma'
+    is not read: after 'of', a capitalised word may as well begin a description, 'of the American
+    crime series …'.) Every mention of the role must be another's: 'the capitals of Kraków and Vilnius …,
+    Warsaw became the capital of …' still says it of Warsaw."""
+    toks = TOKEN.findall(statement)
+    others = []          # the roles said of another party; one said of no one or of a party named is enough
+    for i, tok in enumerate(toks):
+        word = fold(tok).strip(".,;:()'’")
+        if not tok[:1].islower() or not any(said_in_any_form(r, {verb_stem(word)}) for r in relation):
+            continue
+        owner: list[str] = []
+        prev = toks[i - 1] if i else ""
+        if prev[:1].isupper() and (prev.endswith(("'s", "’s")) or (i > 1 and _ROLE_NOUN.search(word))):
+            k = i - 1
+            while k >= 0 and toks[k][:1].isupper() and fold(toks[k]).removesuffix("'s") not in STOPWORDS:
+                owner.insert(0, toks[k].removesuffix("'s").removesuffix("’s"))
+                k -= 1
+        parts = [fold(p).strip(".,;:()'’") for w in owner for p in w.split("-")]
+        if not owner or any(mentioned(p, names) for p in parts if p):
+            return ""
+        others.append(f"the {tok.strip('.,;:()')} of {' '.join(owner)}")
+    return f"the passage speaks of {others[0]}, not of a party the claim names" if others else ""
 
 
 def for_another(claim: str, statement: str, question: str) -> str:

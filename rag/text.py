@@ -179,6 +179,23 @@ def shares_root(stems: set[str], others: set[str]) -> bool:
     return any(w[:RELATED_PREFIX] in prefixes for w in others if len(w) >= RELATED_PREFIX)
 
 
+def said_in_any_form(word: str, stems: set[str]) -> bool:
+    """Is the word ``word`` (a stem) among ``stems`` in any form: the same root, a verb and the noun
+    made from it ('seiz' and 'seizur', 'acquir' and 'acquisit'), an agent noun and its verb ('winner'
+    and 'win')?"""
+    forms, said = {word, agent_verb(word)}, stems | {agent_verb(s) for s in stems}
+    return shares_root(forms, said) or any(_derived(w, s) for w in forms for s in said)
+
+
+def _derived(a: str, b: str) -> bool:
+    """Two stems of one root: the shorter (four letters or more) begins the longer, or all of it but
+    its last letter does, in stems of five letters or more ('seiz'/'seizur', 'decid'/'decis')."""
+    short, long_ = sorted((a, b), key=len)
+    if len(short) < 4:
+        return False
+    return long_.startswith(short) or (len(short) >= 5 and long_.startswith(short[:-1]))
+
+
 _QUARTERS = {"q1": "first", "q2": "second", "q3": "third", "q4": "fourth"}
 
 

@@ -162,3 +162,16 @@ def test_the_passage_a_dropped_answer_rests_on_is_not_quoted_when_it_says_nothin
             "What were the native inhabitants of Veloria called?")
     assert a.abstained, a.answer
 
+
+
+def test_a_passage_is_quoted_only_when_it_says_something_of_what_is_asked(tmp_path):
+    settings = one_file(tmp_path, "norrin.txt",
+                        "In 2021 the Norrin Motors Works in Osterhale on the River Lisk delivered 184,877 vehicles.\n")
+    # the model's figure is not in the passage; the passage names every name of the question, the year
+    # and a number, but says nothing of revenue
+    reply = FakeGenerator("Norrin Motors earned $4 billion in 2021 [1].")
+    a = ask(settings, reply, "What was the revenue of the Norrin Motors Works in Osterhale on the River Lisk in 2021?")
+    assert a.abstained, a.answer
+    # asked what it does say, it is quoted
+    a = ask(settings, reply, "How many vehicles did the Norrin Motors Works in Osterhale on the River Lisk deliver in 2021?")
+    assert a.answer.startswith("The documents say: “In 2021 the Norrin Motors Works"), a.answer

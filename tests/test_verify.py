@@ -148,7 +148,7 @@ def test_negation_is_read_in_the_sentence_that_backs_the_claim():
 def test_a_passage_sharing_only_a_word_root_with_the_question_can_be_cited():
     ps = passages("The 2017 French presidential election study used sixty million tweets.",
                   "May 7, 2017 ... Voters in France chose Emmanuel Macron to be their next president.")
-    v = verify("Emmanuel Macron won the French Presidential Election 2017 [1].", ps,
+    v = verify("Voters in France chose Emmanuel Macron in the French Presidential Election 2017 [1].", ps,
                "Who won the French Presidential Election 2017?")
     assert [s.cites for s in v.sentences] == [[2]]
 
