@@ -83,7 +83,7 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
         if st is None or on_topic(question, [p], passages):
             continue
         if answerable.misses_the_question(question, st.sentence if p in held else p.text):
-            continue        # a held passage was not chosen for its closeness to the question: its sentence must
+            continue        # a held passage was not chosen for its closeness: its own sentence must say it
         d.kind, d.passage = "quote", p
         d.notes.append("the passage the model's answer came from is quoted instead" if p in quotable
                        else "the best matching passage is quoted instead of a model-written answer")

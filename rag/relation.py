@@ -29,8 +29,7 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from .text import (STOPWORDS, acronyms, content_words, fold, mentioned, numbers, said_in_any_form, shares_root,
-                   spelled_out, stem,
-                   verb_stem, words)
+                   spelled_out, stem, verb_stem, words)
 from .wording import (NUMBER_SPAN, TOKEN, folded_names, lowercase_words, name_runs, name_spans, names_a_date,
                       name_token_runs, number_kind, relation_words, same_word)
 
