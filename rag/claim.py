@@ -150,6 +150,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
     # the words that state the relation: not the facts themselves, nor the names the question gives
     relation = relation_words(claim) - relation_words(" ".join(f.new | f.asked | f.names))
     q_words = {w for w in words(question.replace(".", "")) if len(w) > 2}
+    q_relation = relation_words(" ".join(q_words))
     at = context.find(passage)
     earlier = context[:at] if at >= 0 else context     # a topic is named before it is referred to
     reason = "its facts are not stated together in one sentence of the passage"
@@ -158,7 +159,8 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
         # the tightest statements first: a sentence counts only when none of its clauses holds the facts
         for st in group:
             before = f"{earlier} {_up_to(passage, st)} {st.before} {st.text}"
-            why = _states(f, relation, st, q_words, before, lower, _heading(sentences, st))
+            topic = relation_words(_heading(sentences, st)) & q_relation   # the question's words a heading says
+            why = _states(f, relation, st, q_words, before, lower, topic)
             if why is None:
                 continue
             if not why:
@@ -202,10 +204,10 @@ def _copies_another(claim: str, st: Statement, sentences: list[str], relation: s
 
 
 def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earlier: str,
-            lower: set[str], above: str = "") -> str | None:
+            lower: set[str], topic: set[str] = frozenset()) -> str | None:
     """None when ``st`` does not hold the claim's new facts; else '' when it states the claim, or why not.
-    ``above``: the heading above the statement, where a word of the question may be said as the topic
-    the statement goes on about ('Day 2 – Ropers' above 'you emerge in a grotto')."""
+    ``topic``: words of the question the heading above the statement says, as the topic the statement
+    goes on about ('Day 2 – Ropers' above 'you emerge in a grotto')."""
     own_words, own_numbers = set(words(st.text.replace(".", ""))), numbers(st.text)
     scope_words = own_words | set(words(st.before.replace(".", "")))
     own_stems = set(content_words(st.text))
@@ -225,7 +227,6 @@ def _states(f: Facts, relation: set[str], st: Statement, q_words: set[str], earl
         return f"the passage says “{flipped[1]}”, not “{flipped[0]}”"
     # Most of the relation's words, even of one ('Karl Jansson directed Grey Harbour' is not stated by
     # 'its score was composed by Karl Jansson'); a word of the question may be said in a heading above.
-    topic = relation_words(above) & relation_words(" ".join(q_words))
     if relation and sum(said_in_any_form(w, said | topic) for w in relation) / len(relation) < MIN_STATEMENT_OVERLAP:
         return UNSTATED_RELATION
     return same_party(f, st, own_numbers, q_words, earlier, lower)

@@ -309,22 +309,18 @@ def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
     crime series …'.) Every mention of the role must be another's: 'the capitals of Kraków and Vilnius …,
     Warsaw became the capital of …' still says it of Warsaw."""
     toks = TOKEN.findall(statement)
+    ending = {end: (start, name) for start, end, name in name_token_runs(statement)}   # names by the token after them
     others = []          # the roles said of another party; one said of no one or of a party named is enough
     for i, tok in enumerate(toks):
         word = fold(tok).strip(".,;:()'’")
         if not tok[:1].islower() or not any(said_in_any_form(r, {verb_stem(word)}) for r in relation):
             continue
-        owner: list[str] = []
-        prev = toks[i - 1] if i else ""
-        if prev[:1].isupper() and (prev.endswith(("'s", "’s")) or (i > 1 and _ROLE_NOUN.search(word))):
-            k = i - 1
-            while k >= 0 and toks[k][:1].isupper() and fold(toks[k]).removesuffix("'s") not in STOPWORDS:
-                owner.insert(0, toks[k].removesuffix("'s").removesuffix("’s"))
-                k -= 1
-        parts = [fold(p).strip(".,;:()'’") for w in owner for p in w.split("-")]
-        if not owner or any(mentioned(p, names) for p in parts if p):
+        start, owner = ending.get(i, (i, ""))
+        if not owner or not (toks[i - 1].endswith(("'s", "’s")) or (i > 1 and _ROLE_NOUN.search(word))) \
+                or any(mentioned(w, names) for w in owner.split()):
             return ""
-        others.append(f"the {tok.strip('.,;:()')} of {' '.join(owner)}")
+        written = " ".join(t.removesuffix("'s").removesuffix("’s") for t in toks[start:i])
+        others.append(f"the {tok.strip('.,;:()')} of {written}")
     return f"the passage speaks of {others[0]}, not of a party the claim names" if others else ""
 
 
