@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .text import (NUMBER_WORDS, QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, initials_spelled_out,
-                   mentioned, numbers, says_not, shares_root, stem, strip_markers, verb_stem, words)
+                   mentioned, numbers, said_in_any_form, says_not, shares_root, stem, strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -336,19 +336,44 @@ _KIND_WORDS = frozenset("year date day time month much many number amount countr
                         " new current latest recent present first last".split())
 
 
-def misses_the_question(question: str, answer: str) -> bool:
-    """A sentence of more than a few words that gives none of the words of what the question asks
-    (its words other than names and the kind of fact wanted; all its words when that is all it has)
-    answers something else: 'Who won Japan's 2022 election?' is not answered by 'Takaichi is
-    Japan's first female leader …', nor 'Who directed The Avengers?' by 'Robert Downey Jr. says
-    they'd still be shooting it'. A short answer ('Manuel Neuer') may be only the fact asked for."""
-    plain = strip_markers(answer)
-    if len(words(plain)) <= 4:
-        return False
+# The share of what the question asks that the text an answer rests on must say: more than a third.
+MIN_ASKED_SHARE = 1 / 3
+
+
+def asked_words(question: str) -> set[str]:
+    """What the question asks, as word stems: its words other than names, numbers and the kind of
+    fact wanted ('Who was the first foreign leader to meet Takaichi?': foreign, leader, meet); all
+    its content words when that is all it has."""
     names = {w for run in question_name_runs("x " + question) for w in run}
     plain_q = [w.removesuffix("'s").removesuffix("’s") for w in words(question)]
-    asked = {verb_stem(w) for w in plain_q if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1
-             and not w.isdigit() and w not in names and w not in _KIND_WORDS} or set(content_words(question))
-    said = {verb_stem(w) for w in words(plain)} | set(content_words(plain))
-    return bool(asked) and not shares_root(asked | {agent_verb(w) for w in asked}, said)
+    return {verb_stem(w) for w in plain_q if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1
+            and not w.isdigit() and w not in names and w not in _KIND_WORDS} or set(content_words(question))
+
+
+def _said(text: str) -> set[str]:
+    plain = strip_markers(text)
+    return {verb_stem(w) for w in words(plain)} | set(content_words(plain))
+
+
+def misses_the_question(question: str, answer: str) -> bool:
+    """A sentence of more than a few words that gives none of the words of what the question asks
+    (``asked_words``) answers something else: 'Who won Japan's 2022 election?' is not answered by
+    'Takaichi is Japan's first female leader …', nor 'Who directed The Avengers?' by 'Robert Downey
+    Jr. says they'd still be shooting it'. A short answer ('Manuel Neuer') may be only the fact asked for."""
+    if len(words(strip_markers(answer))) <= 4:
+        return False
+    asked = asked_words(question)
+    return bool(asked) and not shares_root(asked | {agent_verb(w) for w in asked}, _said(answer))
+
+
+def says_too_little_asked(question: str, text: str) -> bool:
+    """Does ``text`` say a third or less of what the question asks (``asked_words``, each in any
+    form of its root), when it asks two words or more? The text an answer rests on must say more:
+    'Takaichi is Japan's first female leader' says 'leader' of 'Who was the first foreign leader to
+    meet Takaichi?', not whom she met."""
+    asked = asked_words(question)
+    if len(asked) < 2:
+        return False        # one word is the relation, which the claim must state itself (claim.find)
+    said = _said(text)
+    return sum(said_in_any_form(w, said) for w in asked) <= MIN_ASKED_SHARE * len(asked)
 

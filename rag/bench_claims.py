@@ -102,6 +102,8 @@ def run(cases: list[Case], generator=None) -> dict:
     answer says before it is shown (``decide.claim_problem``; with a generator, the model's check too).
     A claim counts as rejected when either stops it; the support check's own count is kept."""
     from .decide import claim_problem
+    from .evidence import Passage
+    from .index import Location
     from .verify import Verdict, VerifiedSentence
 
     rows = []
@@ -111,7 +113,8 @@ def run(cases: list[Case], generator=None) -> dict:
         supported = kept
         if kept:
             verdict = Verdict([VerifiedSentence(c.claim, [1], statement=s.statement)], [], False)
-            _, problem = claim_problem(c.question, verdict, generator)
+            passage = Passage(1, c.passage, Location("", 0, len(c.passage)), context=c.passage)
+            _, problem = claim_problem(c.question, verdict, generator, [passage])
             kept, why = not problem, problem
         rows.append({**asdict(c), "supported_by_passage": supported, "kept": kept, "why": why})
     false = [r for r in rows if not r["supported"]]

@@ -12,6 +12,9 @@ The model's answer is used when the verifier kept some of it and every answer ch
                      the question under a negating prefix, or the other way round ('unknown' for 'known');
   same_terms       — the sentence it rests on does not say the question's words around another word
                      ('multiple possible future actions' for '… past actions?'): that is another thing;
+  rests_on_what_is_asked — each sentence's passage, up to the sentence it rests on, says more than a
+                     third of what the question asks ('Takaichi is Japan's first female leader' for 'Who
+                     was the first foreign leader to meet Takaichi?' says 'leader', not who met her);
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
@@ -104,17 +107,20 @@ def answer_problem(question: str, passages: list[Passage], verdict: Verdict,
         problem = check(*args)
         if problem:
             return check, problem
-    return claim_problem(question, verdict, generator)
+    return claim_problem(question, verdict, generator, passages)
 
 
-def claim_problem(question: str, verdict: Verdict, generator=None) -> tuple[Callable[..., str] | None, str]:
-    """The first check of what the verified answer says that it fails, and why; (None, '') if none."""
+def claim_problem(question: str, verdict: Verdict, generator=None,
+                  passages: list[Passage] = ()) -> tuple[Callable[..., str] | None, str]:
+    """The first check of what the verified answer says that it fails, and why; (None, '') if none.
+    ``passages``: those the verdict's sentences cite, for the text above a stating sentence."""
     kind = answerable.expected_kind(question)
     text = " ".join(s.text for s in verdict.sentences)
     for check, args in [(adds_a_fact, (question, text)),
                         (states_kind, (question, text, kind)),
                         (same_polarity, (question, verdict)),
                         (same_terms, (question, verdict)),
+                        (rests_on_what_is_asked, (question, verdict, passages)),
                         (fills_the_gap, (question, verdict, generator))]:
         problem = check(*args)
         if problem:
@@ -174,6 +180,23 @@ def same_terms(question: str, verdict: Verdict) -> str:
         swap = s.statement is not None and swapped_word(question, s.statement.sentence)
         if swap:
             return f"the passage says “{swap[1]}” where the question says “{swap[0]}”"
+    return ""
+
+
+def rests_on_what_is_asked(question: str, verdict: Verdict, passages: list[Passage]) -> str:
+    by_n = {p.n: p for p in passages}
+    for s in verdict.sentences:
+        st = s.statement
+        if st is None:
+            continue
+        # what the passage says up to the stating sentence: the question's subject may be named above
+        # it in words the sentence refers back to ('the agreement' for 'the critical minerals framework')
+        p = by_n.get(s.cites[0]) if s.cites else None
+        context = (p.context or p.text) if p is not None else ""
+        at = context.find(st.sentence)
+        above = context[:at] if at >= 0 else context
+        if answerable.says_too_little_asked(question, f"{above} {st.before} {st.said}"):
+            return "the passage it rests on says too little of what the question asks"
     return ""
 
 

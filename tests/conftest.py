@@ -120,6 +120,18 @@ def echo_passage(n: int = 1) -> Callable[[str], str]:
     return reply
 
 
+def echo_sentence_with(*words: str) -> Callable[[str], str]:
+    """A reply that repeats the first sentence of the prompt's passages holding one of ``words`` and
+    cites its passage: a model that answers with the sentence that says it."""
+    def reply(prompt: str) -> str:
+        for n, text in sorted(prompt_passages(prompt).items()):
+            for sentence in re.split(r"(?<=[.!?])\s+", text):
+                if any(w in sentence for w in words):
+                    return f"{sentence.rstrip('.')} [{n}]."
+        raise AssertionError(f"no passage of the prompt holds {words}")
+    return reply
+
+
 def cite_passage_with(word: str, sentence: str) -> Callable[[str], str]:
     """A reply that writes ``sentence`` and cites the first passage of the prompt containing ``word``."""
     def reply(prompt: str) -> str:

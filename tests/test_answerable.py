@@ -1,7 +1,7 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, operators, misses_the_question, counted_unit, full_name, expected_kind, has_kind, missing_focus, missing_names,
+from rag.answerable import (adds_nothing, operators, misses_the_question, says_too_little_asked, counted_unit, full_name, expected_kind, has_kind, missing_focus, missing_names,
                             missing_rare_terms, question_name_runs, question_names)
 
 
@@ -175,6 +175,24 @@ def test_a_long_answer_sharing_no_word_with_the_question_does_not_answer_it():
     assert not misses_the_question(q, "Joss Whedon [1].")                # a short answer may be only the fact
     assert not misses_the_question(q, "Joss Whedon was the film's director, working from his own script [1].")
 
+
+
+@pytest.mark.parametrize("question, text, fires", [
+    # one of three asked words ('leader') is not what is asked: whom she met
+    ("Who was the first foreign leader to meet Orla Venn?",
+     "Orla Venn is Tarsland's first female leader, rising to power in 2021.", True),
+    ("Who was the first foreign leader to meet Orla Venn?",
+     "Orla Venn met the Ostran president, the first foreign leader to visit, in May.", False),
+    # a word counts in any form of its root ('founding' for 'founded'), the question's names do not count
+    ("Which architect founded the Kestrel library's reading room?",
+     "The Kestrel library opened in 1921 under Tomas Berg.", True),
+    ("Which architect founded the Kestrel library's reading room?",
+     "The reading room dates from the library's founding by Tomas Berg in 1921.", False),
+    # a question asking one word leaves it to the claim's own relation: 'bought … for' may say 'pay'
+    ("How much did Acme pay for Gamma?", "Acme Corp bought Gamma Ltd for $5 million in March 2021.", False),
+])
+def test_the_text_an_answer_rests_on_says_more_than_a_third_of_what_is_asked(question, text, fires):
+    assert says_too_little_asked(question, text) is fires
 
 
 # --------------------------------------------------------------------------- other topics, other wording

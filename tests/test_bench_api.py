@@ -6,7 +6,7 @@ from rag.bench_api import bench_api, report_lines
 from rag.config import Settings
 from rag.pipeline import Engine
 
-from conftest import FakeEmbedder, FakeGenerator, echo_passage
+from conftest import FakeEmbedder, FakeGenerator, echo_passage, echo_sentence_with
 
 QUESTIONS = [Question("When was the Harbour Point lighthouse built?", [["1871"]]),
              Question("What price floor was set for NdPr oxide?", [["110 dollars"]]),
@@ -17,7 +17,9 @@ QUESTIONS = [Question("When was the Harbour Point lighthouse built?", [["1871"]]
 def test_api_bench_measures_and_checks_concurrent_clients(corpus, tmp_path):
     settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", chunk_tokens=40, chunk_overlap_tokens=8,
                         top_k=3, candidates=10)
-    engine = Engine(settings, embedder=FakeEmbedder(), generator=FakeGenerator(echo_passage(1)))
+    # a model that answers with the sentence of the passages that holds the answer
+    engine = Engine(settings, embedder=FakeEmbedder(),
+                    generator=FakeGenerator(echo_sentence_with("1871", "110 dollars", "240")))
     res: dict = {}
     bench_api(settings, Plan(), QUESTIONS, settings.index_dir, res, engine=engine, clients=4, per_client=3)
     api = res["api"]

@@ -175,3 +175,20 @@ def test_a_passage_is_quoted_only_when_it_says_something_of_what_is_asked(tmp_pa
     # asked what it does say, it is quoted
     a = ask(settings, reply, "How many vehicles did the Norrin Motors Works in Osterhale on the River Lisk deliver in 2021?")
     assert a.answer.startswith("The documents say: “In 2021 the Norrin Motors Works"), a.answer
+
+
+def test_an_answer_resting_on_a_passage_that_says_too_little_of_what_is_asked_is_not_used(tmp_path):
+    settings = one_file(tmp_path, "venn.txt", (
+        "Orla Venn is Tarsland's first female leader, rising to power in 2021 after the resignation of "
+        "Piet Saar.\n\nIn May 2022 she met Ostran president Kai Lund in Velden, her first meeting with a foreign leader.\n"))
+    # the sentence shares 'leader' with the question and names a person, but says nothing of a meeting
+    reply = cite_passage_with("resignation", "Orla Venn is Tarsland's first female leader, rising to power "
+                                             "in 2021 after the resignation of Piet Saar.")
+    a = ask(settings, FakeGenerator(reply), "Who was the first foreign leader to meet Orla Venn?")
+    assert not a.answer.startswith("Orla Venn is Tarsland's first female leader"), a.answer
+    assert any("says too little of what the question asks" in w for w in a.warnings), a.warnings
+    # the sentence that says it is used
+    reply = cite_passage_with("Lund", "Orla Venn met Ostran president Kai Lund in May 2022, her first meeting "
+                                      "with a foreign leader.")
+    a = ask(settings, FakeGenerator(reply), "Who was the first foreign leader to meet Orla Venn?")
+    assert a.answer.startswith("Orla Venn met Ostran president Kai Lund"), a.answer

@@ -8,7 +8,7 @@ from rag.config import Settings
 from rag.errors import ConfigError
 from rag.evaluate import citation_supported, evaluate, load_qa, meets, percentile, retrieval_ranks, run_eval
 
-from conftest import FakeEmbedder, FakeGenerator, echo_passage
+from conftest import FakeEmbedder, FakeGenerator, echo_sentence_with
 
 LIGHT = "The Harbour Point lighthouse was built in 1871 by the engineer Margaret Olsen."
 BREAD = "The bakery opens at six in the morning and bakes 240 loaves every day."
@@ -152,7 +152,7 @@ def test_run_eval_end_to_end_with_fake_models_writes_json(corpus, tmp_path, monk
 
     settings = Settings(seeds_dir=corpus, index_dir=tmp_path / "index", models_dir=tmp_path / "no-models",
                         chunk_tokens=40, chunk_overlap_tokens=8, top_k=3, candidates=10)
-    engine = pipeline.Engine(settings, embedder=FakeEmbedder(), generator=FakeGenerator(echo_passage(1)))
+    engine = pipeline.Engine(settings, embedder=FakeEmbedder(), generator=FakeGenerator(echo_sentence_with("1871", "240")))
     monkeypatch.setattr(pipeline, "get_engine", lambda s: engine)
     path = qa_file(tmp_path, [
         {"id": "q1", "question": "When was the Harbour Point lighthouse built?", "answers": [["1871"]],

@@ -11,7 +11,7 @@ from rag.errors import ConfigError
 from rag.index import current_version
 from rag.pipeline import ABSTAIN_TEXT, Engine, build_index
 
-from conftest import FakeEmbedder, FakeGenerator, cite_passage_with, echo_passage, prompt_passages
+from conftest import FakeEmbedder, FakeGenerator, cite_passage_with, echo_passage, echo_sentence_with, prompt_passages
 
 QUESTIONS = [
     "When was the Harbour Point lighthouse built?",
@@ -76,7 +76,8 @@ def test_the_prompt_holds_the_passages_and_the_question(settings, monkeypatch):
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_every_citation_quotes_its_file_verbatim(settings, question):
-    engine = make_engine(settings)
+    # a model that answers with the sentence of the passages that holds the answer
+    engine = make_engine(settings, reply=echo_sentence_with("1871", "110 dollars", "240"))
     events = list(engine.stream(question))
     answer = events[-1]
     assert not answer.abstained, answer.warnings
