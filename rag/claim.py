@@ -158,7 +158,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
     for group in statements(passage, earlier):
         # the tightest statements first: a sentence counts only when none of its clauses holds the facts
         for st in group:
-            before = f"{earlier} {_up_to(passage, st)} {st.before} {st.text}"
+            before = f"{said_before(passage, st, context)} {st.before} {st.text}"
             topic = relation_words(_heading(sentences, st)) & q_relation   # the question's words a heading says
             why = _states(f, relation, st, q_words, before, lower, topic)
             if why is None:
@@ -175,6 +175,13 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             reason = why
             break
     return reason, None
+
+
+def said_before(passage: str, st: Statement, context: str = "") -> str:
+    """What the passage's chunk (``context``) says before the statement: the text above the passage,
+    and the passage up to the statement; the whole chunk above it when the passage is not found there."""
+    at = context.find(passage)
+    return f"{context[:at] if at >= 0 else context} {_up_to(passage, st)}"
 
 
 def _up_to(passage: str, st: Statement) -> str:

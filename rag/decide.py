@@ -34,7 +34,7 @@ from typing import Callable
 
 from . import answerable
 from .evidence import Passage
-from .claim import answering_statement
+from .claim import answering_statement, said_before
 from .relation import alternatives, another_in_its_place
 from .judge import fills_gap
 from .text import content_words, flips_a_word, initials_spelled_out, says_not, swapped_word
@@ -192,9 +192,7 @@ def rests_on_what_is_asked(question: str, verdict: Verdict, passages: list[Passa
         # what the passage says up to the stating sentence: the question's subject may be named above
         # it in words the sentence refers back to ('the agreement' for 'the critical minerals framework')
         p = by_n.get(s.cites[0]) if s.cites else None
-        context = (p.context or p.text) if p is not None else ""
-        at = context.find(st.sentence)
-        above = context[:at] if at >= 0 else context
+        above = said_before(p.text, st, p.context or p.text) if p is not None else ""
         if answerable.says_too_little_asked(question, f"{above} {st.before} {st.said}"):
             return "the passage it rests on says too little of what the question asks"
     return ""

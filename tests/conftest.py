@@ -26,6 +26,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pytest
 
+from rag.chunk import split_sentences
 from rag.generate import GenerationStats
 
 # --------------------------------------------------------------------------- environment
@@ -125,7 +126,7 @@ def echo_sentence_with(*words: str) -> Callable[[str], str]:
     cites its passage: a model that answers with the sentence that says it."""
     def reply(prompt: str) -> str:
         for n, text in sorted(prompt_passages(prompt).items()):
-            for sentence in re.split(r"(?<=[.!?])\s+", text):
+            for sentence in (text[a:b] for a, b in split_sentences(text)):
                 if any(w in sentence for w in words):
                     return f"{sentence.rstrip('.')} [{n}]."
         raise AssertionError(f"no passage of the prompt holds {words}")
