@@ -6,6 +6,12 @@ several fields), or are derived from a QA file and its corpus (``derive``): for 
 the sentence of a gold source that holds the answer is a true claim, and false ones are made from it
 by moving the answer to another fact of the same kind nearby, by swapping its two names, and by
 putting another name of the passage in place of a name the question gives.
+
+A sentence that holds the answer's words need not state the answer ("The match … was contested by
+Germany and Argentina" for who won). ``tests/fixtures/claims_read.jsonl`` holds the derived true
+sentences of the public dev and test halves read one by one, apart from the checks: with ``read``,
+one read as not stating the answer becomes a false case of the shape ``almost`` (an answer to a
+question the passage almost answers), and one read as unclear is left out.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from .text import STOPWORDS, fold
 from .verify import support
 
 WRITTEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "claims.jsonl"
+READ = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "claims_read.jsonl"
 WINDOW = 2          # sentences before and after the answer's sentence that make up the passage
 
 
@@ -88,6 +95,22 @@ def _cases(rid: str, question: str, passage: str, sentence: str, answer: str) ->
     if asked and outside:
         out.append(Case(f"{rid}-other", question, passage, sentence.replace(asked[0], outside[0], 1), False,
                         "other_entity"))
+    return out
+
+
+def read(cases: list[Case], path: Path) -> list[Case]:
+    """The derived true cases as a reader labelled them in ``path`` (JSON lines of question, claim and
+    ``reads``: answers, not_answer or unclear); cases it does not list stay as derived."""
+    with open(path, encoding="utf-8") as f:
+        reads = {(r["question"], r["claim"]): r["reads"] for r in map(json.loads, f) if r}
+    out = []
+    for c in cases:
+        label = reads.get((c.question, c.claim)) if c.shape == "true" else None
+        if label == "unclear":
+            continue
+        if label == "not_answer":
+            c = Case(c.id.removesuffix("-true") + "-almost", c.question, c.passage, c.claim, False, "almost")
+        out.append(c)
     return out
 
 

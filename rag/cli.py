@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="labelled cases (default: tests/fixtures/claims.jsonl, written for it)")
     p.add_argument("--from-eval", nargs=2, action="append", metavar=("QA.jsonl", "CORPUS"), default=[],
                    help="also derive cases from a QA file and its corpus (use the dev half of a set)")
+    p.add_argument("--read", nargs="?", const="", metavar="LABELS.jsonl", help="relabel derived true sentences as read by hand (default file: "
+                   "tests/fixtures/claims_read.jsonl): one that does not state the answer counts as false")
     p.add_argument("--no-model", action="store_true", help="text checks only, without the model's check")
     p.add_argument("--json", metavar="FILE", help="also write every case and its verdict to FILE")
 
@@ -296,6 +298,11 @@ def cmd_claims(args) -> int:
         if not Path(qa).is_file() or not Path(corpus).is_dir():
             raise ConfigError(f"--from-eval needs a QA file and a corpus folder, not {qa} {corpus}")
         cases += bench_claims.derive(Path(qa), Path(corpus))
+    if args.read is not None:
+        labels = Path(args.read) if args.read else bench_claims.READ
+        if not labels.is_file():
+            raise ConfigError(f"no label file {labels}")
+        cases = bench_claims.read(cases, labels)
     generator = None
     if not args.no_model:
         from .pipeline import shared_generator

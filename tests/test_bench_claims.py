@@ -59,3 +59,32 @@ def test_a_claim_the_passage_supports_but_that_does_not_answer_counts_as_rejecte
     assert result["false_rejected"] == "1/1" and result["true_rejected"] == "0/1"
     assert result["false_rejected_by_support_check"] == "0/1"
     assert "reason" in result["rows"][0]["why"]
+
+
+def test_derived_sentences_read_as_not_answering_count_as_false(tmp_path):
+    # 'contested by' holds the winner's name but does not say who won: read so, it is an 'almost' case
+    qa, corpus = write_set(tmp_path, "Final report. The final was contested by Oakridge United and Harbor City. "
+                                     "Pinevale finished third. Oakridge United won the final 3-1.",
+                           [{"id": "q1", "question": "Who won the final?", "answers": [["Oakridge United"]]},
+                            {"id": "q2", "question": "Who finished third?", "answers": [["Pinevale"]]}])
+    derived = bench_claims.derive(qa, corpus)
+    labels = tmp_path / "read.jsonl"
+    labels.write_text(
+        json.dumps({"question": "Who won the final?", "reads": "not_answer",
+                    "claim": "The final was contested by Oakridge United and Harbor City."}) + "\n"
+        + json.dumps({"question": "Who finished third?", "reads": "unclear",
+                      "claim": "Pinevale finished third."}) + "\n", encoding="utf-8")
+    cases = bench_claims.read(derived, labels)
+    by_id = {c.id: c for c in cases}
+    assert by_id["q1-almost"].shape == "almost" and not by_id["q1-almost"].supported
+    assert "q1-true" not in by_id and "q2-true" not in by_id          # the unclear one is left out
+    # the cases made by moving or swapping facts are not read: they stay as derived
+    assert [c.id for c in cases if c.shape != "almost"] == [c.id for c in derived if c.shape not in ("true",)]
+
+
+def test_the_read_labels_shipped_name_a_label_for_every_line():
+    with open(bench_claims.READ, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    assert len(rows) >= 100
+    assert {r["reads"] for r in rows} == {"answers", "not_answer", "unclear"}
+    assert all(r["question"] and r["claim"] for r in rows)

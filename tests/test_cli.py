@@ -83,6 +83,29 @@ def test_index_on_a_folder_with_nothing_to_index(tmp_path, capsys):
     assert "nothing to index" in one_error_line(capsys)
 
 
+def test_claims_with_a_missing_label_file(tmp_path, capsys):
+    code = main(["claims", "--no-model", "--read", str(tmp_path / "read.jsonl")])
+    assert code == 2
+    assert "no label file" in one_error_line(capsys)
+
+
+def test_claims_read_relabels_what_it_derives(tmp_path, capsys):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("Final report. The final was contested by Oakridge United and "
+                                               "Harbor City. Oakridge United won it 3-1.", encoding="utf-8")
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"id": "q1", "question": "Who won the final?", "sources": ["a.txt"],
+                                                   "answers": [["Oakridge United"]], "answerable": True}) + "\n")
+    (tmp_path / "read.jsonl").write_text(json.dumps({"question": "Who won the final?", "reads": "not_answer",
+                                                     "claim": "The final was contested by Oakridge United and "
+                                                              "Harbor City."}) + "\n")
+    args = ["claims", "--no-model", "--from-eval", str(tmp_path / "qa.jsonl"), str(tmp_path / "corpus")]
+    assert main(args) == 0
+    assert "true_rejected                    0/1" in capsys.readouterr().out
+    assert main(args + ["--read", str(tmp_path / "read.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert "true_rejected                    0/0" in out and "false_rejected_by_shape          {'almost': '" in out
+
+
 def test_a_bad_number_in_the_environment_is_a_one_line_error(monkeypatch, capsys):
     monkeypatch.setenv("RAG_TOP_K", "many")
     assert main(["models", "list"]) == 2
