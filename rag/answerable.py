@@ -360,20 +360,27 @@ def misses_the_question(question: str, answer: str) -> bool:
     (``asked_words``) answers something else: 'Who won Japan's 2022 election?' is not answered by
     'Takaichi is Japan's first female leader …', nor 'Who directed The Avengers?' by 'Robert Downey
     Jr. says they'd still be shooting it'. A short answer ('Manuel Neuer') may be only the fact asked for."""
-    if len(words(strip_markers(answer))) <= 4:
+    if bare(answer):
         return False
     asked = asked_words(question)
     return bool(asked) and not shares_root(asked | {agent_verb(w) for w in asked}, _said(answer))
 
 
-def says_too_little_asked(question: str, text: str) -> bool:
+def bare(answer: str) -> bool:
+    """A short answer, four words or fewer, that may be only the fact asked for ('Manuel Neuer')."""
+    return len(words(strip_markers(answer))) <= 4
+
+
+def says_too_little_asked(question: str, text: str, bare: bool = False) -> bool:
     """Does ``text`` say a third or less of what the question asks (``asked_words``, each in any
     form of its root), when it asks two words or more? The text an answer rests on must say more:
     'Takaichi is Japan's first female leader' says 'leader' of 'Who was the first foreign leader to
-    meet Takaichi?', not whom she met."""
+    meet Takaichi?', not whom she met. For a ``bare`` answer (the fact alone, 'Manuel Neuer'), which
+    states no relation of its own, also when the question asks one word: 'Who was the runner-up?' is
+    not answered by a name from a sentence that says nothing of a runner-up."""
     asked = asked_words(question)
-    if len(asked) < 2:
-        return False        # one word is the relation, which the claim must state itself (claim.find)
+    if len(asked) < (1 if bare else 2):
+        return False        # one word is the relation, which a claim of more words states itself (claim.find)
     said = _said(text)
     return sum(said_in_any_form(w, said) for w in asked) <= MIN_ASKED_SHARE * len(asked)
 

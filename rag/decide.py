@@ -15,6 +15,7 @@ The model's answer is used when the verifier kept some of it and every answer ch
   rests_on_what_is_asked — each sentence's passage, up to the sentence it rests on, says more than a
                      third of what the question asks ('Takaichi is Japan's first female leader' for 'Who
                      was the first foreign leader to meet Takaichi?' says 'leader', not who met her);
+                     for a bare answer ('Manuel Neuer'), also the one word a question may ask ('runner-up');
   fills_the_gap    — shown only the sentence that states it, the model does not find another fact of
                      the same kind there a clearly better answer ('Harbor City won' against
                      'Oakridge United beat Harbor City');
@@ -193,7 +194,8 @@ def rests_on_what_is_asked(question: str, verdict: Verdict, passages: list[Passa
         # it in words the sentence refers back to ('the agreement' for 'the critical minerals framework')
         p = by_n.get(s.cites[0]) if s.cites else None
         above = said_before(p.text, st, p.context or p.text) if p is not None else ""
-        if answerable.says_too_little_asked(question, f"{above} {st.before} {st.said}"):
+        # a bare answer states no relation of its own: the text it rests on must say even one asked word
+        if answerable.says_too_little_asked(question, f"{above} {st.before} {st.said}", answerable.bare(s.text)):
             return "the passage it rests on says too little of what the question asks"
     return ""
 

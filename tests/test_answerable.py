@@ -195,6 +195,19 @@ def test_the_text_an_answer_rests_on_says_more_than_a_third_of_what_is_asked(que
     assert says_too_little_asked(question, text) is fires
 
 
+@pytest.mark.parametrize("question, text, fires", [
+    # a bare name rests on a sentence that says nothing of a runner-up
+    ("Who was the runner-up of the Varland Cup?", "Oakridge keeper Tomas Berg was named player of the match.", True),
+    ("Who was the runner-up of the Varland Cup?", "Harbor City were runners-up, losing 3-1 to Oakridge.", False),
+    # the one asked word in another form of its root, or in a heading above the sentence
+    ("When was Kestrel Library founded?", "Founding. The library opened its doors on 4 May 1921.", False),
+    ("When was Kestrel Library founded?", "Opening hours. The library opens at 9 on weekdays.", True),
+])
+def test_a_bare_answer_rests_on_text_that_says_even_one_asked_word(question, text, fires):
+    assert says_too_little_asked(question, text, bare=True) is fires
+    assert not says_too_little_asked(question, text)     # an answer of more words states its own relation
+
+
 # --------------------------------------------------------------------------- other topics, other wording
 # Each rule above was first written from one evaluation row. These cases are written for the tests,
 # on topics of their own: where each rule must fire, and ordinary answerable questions where it must not.

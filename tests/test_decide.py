@@ -192,3 +192,19 @@ def test_an_answer_resting_on_a_passage_that_says_too_little_of_what_is_asked_is
                                       "with a foreign leader.")
     a = ask(settings, FakeGenerator(reply), "Who was the first foreign leader to meet Orla Venn?")
     assert a.answer.startswith("Orla Venn met Ostran president Kai Lund"), a.answer
+
+
+def test_a_bare_answer_resting_on_a_sentence_that_says_nothing_of_what_is_asked_is_not_used(tmp_path):
+    settings = one_file(tmp_path, "cup.txt", (
+        "The Varland Cup final was played in Osterby in May 2022 before 40,000 spectators.\n\n"
+        "In the final, keeper Tomas Berg saved two penalties and was named player of the match.\n\n"
+        "Harbor City were runners-up, losing the final 3-1 to Oakridge.\n"))
+    # a name alone states no relation: the sentence it rests on says nothing of a runner-up
+    a = ask(settings, FakeGenerator(cite_passage_with("keeper", "Tomas Berg.")),
+            "Who was the runner-up of the Varland Cup?")
+    assert not a.answer.startswith("Tomas Berg"), a.answer
+    assert any("says too little of what the question asks" in w for w in a.warnings), a.warnings
+    # the name from the sentence that says it is used
+    a = ask(settings, FakeGenerator(cite_passage_with("runners-up", "Harbor City.")),
+            "Who was the runner-up of the Varland Cup?")
+    assert a.answer.startswith("Harbor City"), a.answer
