@@ -31,7 +31,7 @@ from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, miss
                          question_name_runs)
 from .measure import same_measure
 from .relation import (for_another, in_the_asked_part, names_the_doer, role_of_another, said_to_lose, same_direction,
-                       same_frame, says_opposite, swapped_name)
+                       number_of_another, same_frame, says_opposite, swapped_name)
 from .text import (acronyms, content_words, flips_a_word, mentioned, numbers, said_in_any_form, says_not, spelled_out,
                    swapped_word, words)
 from .wording import first_party, lowercase_words, name_runs, name_words, relation_words, same_word
@@ -166,7 +166,8 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
             if not why:
                 why = same_direction(claim, st.whole) or said_to_lose(f, relation, f"{context} {passage}") \
                     or in_the_asked_part(claim, st, question) \
-                    or same_frame(claim, st.whole) or same_measure(claim, st.whole, question) \
+                    or same_frame(claim, st.whole) or number_of_another(claim, st.whole) \
+                    or same_measure(claim, st.whole, question) \
                     or for_another(claim, st.whole, question) or names_the_doer(claim, f"{st.before} {st.whole}") \
                     or role_of_another(relation, st.whole, f.names | {w for run in f.question_names for w in run}) \
                     or _copies_another(claim, st, sentences, relation, lower)

@@ -7,6 +7,8 @@ same way round, with the same verb. Each gives a reason when it fails, '' when i
   in the same order ("B invests in A" is not "A invests in B").
 - ``same_frame``: the words around a number are the same but for the party ("4% of the placebo
   group" is not "4% of the Veloxin group").
+- ``number_of_another``: the statement gives the claim's number for another party and another number
+  for the claim's ("sample A conducted 45 … and sample B conducted 12" is not "sample B reached 45").
 - ``in_the_asked_part``: the claimed name stands in the part of the sentence that says what is asked.
 - ``said_to_lose``: a name the passage says was defeated, and never says won, did not win.
 
@@ -154,6 +156,38 @@ def same_frame(claim: str, statement: str) -> str:
         if found and all(found):
             return f"the passage gives {tok} for “{found[0][1]}”, not for “{found[0][0]}”"
     return ""
+
+
+def number_of_another(claim: str, statement: str) -> str:
+    """'' unless the statement pairs the claim's number with another party, and the claim's party with
+    another number of the same measure: 'sample A conducted 45 siemens and sample B conducted 12
+    siemens' does not say 'Sample B reached 45 siemens', whatever the verb. A number's party is the
+    name last written before it, since the number before."""
+    lower = lowercase_words(claim, statement)
+    told = _numbers_with_party(statement, lower)
+    for number, unit, party in _numbers_with_party(claim, lower):
+        owner = next((p for n, _, p in told if n == number), None)
+        if party and owner and owner != party \
+                and any(p == party and n != number and u == unit for n, u, p in told):
+            return f"the passage gives {number} for “{owner}”, not for “{party}”"
+    return ""
+
+
+def _numbers_with_party(text: str, lower: set[str]) -> list[tuple[str, str, str]]:
+    """(number, the word after it, the party named last before it) for each number of ``text``; a
+    party is a run of words written as a name (not words seen in lower case) or a one-letter label ('B')."""
+    toks = [t.strip(".,;:") for t in TOKEN.findall(text)]
+    out, party, last = [], "", -2
+    for i, tok in enumerate(toks):
+        low = fold(tok).removesuffix("'s")
+        if any(ch.isdigit() for ch in tok):
+            after = fold(toks[i + 1]) if i + 1 < len(toks) else ""
+            out.append((low, "" if any(ch.isdigit() for ch in after) else after, party))
+            party = ""
+        elif tok[:1].isupper() and ((len(tok) == 1 and i > 0) or (low not in STOPWORDS and low not in lower
+                                                                   and not names_a_date(tok))):
+            party, last = (f"{party} {low}" if last == i - 1 else low), i     # a name of several words is one party
+    return out
 
 
 def alternatives(claim: str, statement: Statement, question: str) -> tuple[str, list[str]]:

@@ -506,3 +506,20 @@ def test_a_name_in_capitals_is_named_by_the_words_it_abbreviates():
     assert claim.answering_statement("When did the EU adopt the euro?", passage) is not None
     assert claim.answering_statement("When did the EA adopt the euro?", passage) is None
     assert stated("The EU adopted the euro in 1999.", passage, "When did the EU adopt the euro?")
+
+
+@pytest.mark.parametrize("claim_text, passage, fires", [
+    # the number is another party's, and the claim's party has its own: whatever the verb
+    ("Sample B reached 45 siemens per metre.", "Sample A conducted 45 siemens per metre and sample B conducted 12 "
+                                               "siemens.", True),
+    ("Harbor Bank lent $40 million.", "Ostran Bank lent $40 million and Harbor Bank $25 million.", True),
+    ("Sample B had 12 siemens.", "Sample A conducted 45 siemens per metre and sample B conducted 12 siemens.", False),
+    # the claim's party has no number of its own in the passage: nothing to set against
+    ("Acme paid $5 million for Gamma.", "Acme Corp bought Gamma Ltd for $5 million in March 2021.", False),
+    # numbers of other measures: a year is not another figure for the claim's party
+    ("Lyon opened its line in 1998.", "Porto opened its line in 1998, and Lyon carried 40 million riders.", False),
+])
+def test_a_number_the_passage_pairs_with_another_party_is_not_stated(claim_text, passage, fires):
+    assert bool(relation.number_of_another(claim_text, passage)) == fires
+    if fires:
+        assert not support(claim_text, passage, "").ok

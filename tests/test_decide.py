@@ -48,8 +48,11 @@ def ask(settings, generator, question):
     return Engine(settings, embedder=FakeEmbedder(), generator=generator).answer(question)
 
 
-def test_an_answer_whose_fact_the_model_finds_belongs_elsewhere_is_not_used(settings):
-    # worded so that no text check catches it (a frame other than the passage's): the model's check does
+def test_an_answer_whose_fact_the_model_finds_belongs_elsewhere_is_not_used(tmp_path):
+    # worded so that no text check catches it (B's own figure is written without its measure): the
+    # model's check does
+    settings = one_file(tmp_path, "samples.txt", "At room temperature, sample A conducted 45 siemens per metre "
+                                                 "and sample B only 12 after cooling.\n")
     gen = ScoringGenerator(cite_passage_with("siemens", "Sample B reached 45 siemens per metre."), likely={"12"})
     a = ask(settings, gen, "How well did sample B conduct at room temperature?")
     assert gen.scored == [["45", "12"]]
@@ -208,3 +211,12 @@ def test_a_bare_answer_resting_on_a_sentence_that_says_nothing_of_what_is_asked_
     a = ask(settings, FakeGenerator(cite_passage_with("runners-up", "Harbor City.")),
             "Who was the runner-up of the Varland Cup?")
     assert a.answer.startswith("Harbor City"), a.answer
+
+
+def test_a_figure_the_passage_gives_for_another_party_is_not_used_whatever_the_verb(settings):
+    # 'sample A conducted 45 … and sample B conducted 12': 45 is A's, and B has its own figure; the
+    # text checks see it before the model's check is asked
+    gen = ScoringGenerator(cite_passage_with("siemens", "Sample B reached 45 siemens per metre."), likely=set())
+    a = ask(settings, gen, "How well did sample B conduct at room temperature?")
+    assert "45 siemens" not in a.answer or a.answer.startswith("The documents say:"), a.answer
+    assert gen.scored == []
