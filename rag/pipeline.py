@@ -246,9 +246,11 @@ class Engine:
                  warnings: list[str]) -> Answer:
         d = decide(question, passages, verdict, self.generator if passages else None)
         warnings.extend(d.notes)
+        if d.kind == "answer" and verdict.dropped:
+            warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
+        # why what the model wrote was not used (not the words themselves: the draft is no answer)
+        warnings.extend(f"a sentence of the model's answer was removed: {why}" for why in verdict.reasons)
         if d.kind == "answer":
-            if verdict.dropped:
-                warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
             answer = self._cited_answer(question, verdict, {p.n: p for p in passages}, snap, warnings)
         elif d.kind == "quote":
             text = f"The documents say: “{d.passage.text.strip()}” [1]"

@@ -114,7 +114,7 @@ def same_direction(claim: str, statement: str) -> str:
             shared = set(content_words(" ".join(between_c))) & set(content_words(" ".join(between_s)))
             shared -= set(content_words(a + " " + b))
             if shared:
-                return f"the passage says {b} {' '.join(sorted(shared))} {a}, not the reverse"
+                return f"the passage says it the other way round: {b} before {a}"
     return ""
 
 

@@ -55,6 +55,7 @@ class Verdict:
     # relation in other words ('Warsaw was the beloved city of Isaac Bashevis Singer' for 'Singer loved
     # Warsaw'): the place the model took its answer from, quoted if it answers the question itself.
     held: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)    # why each dropped sentence was, for the reader
 
     @property
     def supported(self) -> bool:
@@ -142,6 +143,22 @@ def _supports(passage: Passage, sentence: str, question: str) -> Support:
     return support(sentence, passage.text, question, passage.context)
 
 
+def _why_unsupported(checked: list[Support]) -> str:
+    """Why no passage a sentence cites backs it, from the first one checked, in words for the reader
+    (in the passage's words, never in the sentence's own)."""
+    if not checked:
+        return "no passage shown states it"
+    sup = checked[0]
+    if sup.unstated:
+        return f"the passage it cites holds its facts but {sup.unstated.removeprefix('the sentence that holds its facts ')}" \
+            if sup.unstated == UNSTATED_RELATION else sup.unstated
+    if "negation" in sup.missing:
+        return "the passage it cites says it the other way (with or without a “not”)"
+    if sup.missing:     # not the words themselves: what the model made up is never shown as if said
+        return "the passage it cites does not have a number, name or quotation it states"
+    return "the passage it cites has too few of its words"
+
+
 def _relevant(passage: Passage, question_words: set[str]) -> bool:
     """A passage (with its surrounding chunk) that shares no word with the question cannot answer it;
     this is what stops a draft that obeys an instruction hidden in an unrelated passage."""
@@ -182,6 +199,7 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
     qwords = set(content_words(question))
     kept: list[VerifiedSentence] = []
     dropped: list[str] = []
+    reasons: list[str] = []
     notes: list[str] = []
     refused = False
     held: list[int] = []
@@ -196,7 +214,7 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
             continue
         if _cut_short(text):
             dropped.append(text)
-            notes.append("dropped a sentence that stops mid-claim")
+            reasons.append("it stops mid-claim")
             continue
         sups = {n: _supports(by_n[n], text, question) for n in cites if n in by_n and _relevant(by_n[n], qwords)}
         good = [n for n in cites if n in sups and sups[n].ok]
@@ -213,9 +231,10 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
                 notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
         if not good:
             dropped.append(text)
+            reasons.append(_why_unsupported([sups[n] for n in cites if n in sups]))
             held += [n for n in cites if n in sups and sups[n].unstated == UNSTATED_RELATION and n not in held]
             continue
         allowed = " ".join(by_n[n].text for n in good)
         text = _strip_links(text, allowed)
         kept.append(VerifiedSentence(text, good, bad, sups[good[0]].statement))
-    return Verdict(kept, dropped, refused, notes, held)
+    return Verdict(kept, dropped, refused, notes, held, reasons)

@@ -160,6 +160,10 @@ def test_a_made_up_number_never_reaches_the_answer(settings):
     assert "900" not in answer.answer
     assert all("900" not in c.quote for c in answer.citations)
     check_quotes(settings, answer.citations)
+    # the reader is told why the model's sentence was not used, not what it made up
+    assert "a sentence of the model's answer was removed: the passage it cites does not have a number, name or " \
+           "quotation it states" in answer.warnings
+    assert not any("900" in w for w in answer.warnings)
 
 
 def test_an_unsupported_sentence_is_removed_and_the_rest_kept(settings):

@@ -191,6 +191,16 @@ def test_verify_drops_a_sentence_no_passage_supports():
     assert len(v.dropped) == 1 and "120" in v.dropped[0]
 
 
+def test_verify_says_why_each_dropped_sentence_was_dropped():
+    ps = passages(LIGHTHOUSE, TOWER, PRICE)
+    v = verify("The price floor was 120 dollars per kilogram [3]. The tower is not 31 metres tall [2]. "
+               "Margaret Olsen painted the tower in red [1].", ps)
+    assert v.sentences == [] and len(v.reasons) == len(v.dropped) == 3
+    assert v.reasons[0] == "the passage it cites does not have a number, name or quotation it states"
+    assert "other way" in v.reasons[1]
+    assert v.reasons[2].startswith("the passage it cites")
+
+
 def test_verify_drops_a_citation_of_a_passage_that_does_not_exist():
     v = verify("The tower is 31 metres tall [7].", passages(TOWER))
     assert [(s.cites, s.dropped_cites) for s in v.sentences] == [([1], [7])]
