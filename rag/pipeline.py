@@ -248,7 +248,7 @@ class Engine:
         warnings.extend(d.notes)
         if d.kind == "answer" and verdict.dropped:
             warnings.append(f"{len(verdict.dropped)} unsupported sentence(s) removed from the answer")
-        # why what the model wrote was not used (not the words themselves: the draft is no answer)
+        # why each sentence the model wrote was not used (not the sentence: the draft is no answer)
         warnings.extend(f"a sentence of the model's answer was removed: {why}" for why in verdict.reasons)
         if d.kind == "answer":
             answer = self._cited_answer(question, verdict, {p.n: p for p in passages}, snap, warnings)

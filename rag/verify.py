@@ -143,18 +143,18 @@ def _supports(passage: Passage, sentence: str, question: str) -> Support:
     return support(sentence, passage.text, question, passage.context)
 
 
-def _why_unsupported(checked: list[Support]) -> str:
-    """Why no passage a sentence cites backs it, from the first one checked, in words for the reader
-    (in the passage's words, never in the sentence's own)."""
-    if not checked:
+def _why_unsupported(sup: Support | None) -> str:
+    """Why the first passage a sentence cites does not back it, in words for the reader. The facts it
+    lacks are not named: what the model made up is never shown as if said."""
+    if sup is None:
         return "no passage shown states it"
-    sup = checked[0]
+    if sup.unstated == UNSTATED_RELATION:
+        return "the passage it cites holds its facts but does not state its relation"
     if sup.unstated:
-        return f"the passage it cites holds its facts but {sup.unstated.removeprefix('the sentence that holds its facts ')}" \
-            if sup.unstated == UNSTATED_RELATION else sup.unstated
+        return sup.unstated
     if "negation" in sup.missing:
         return "the passage it cites says it the other way (with or without a “not”)"
-    if sup.missing:     # not the words themselves: what the model made up is never shown as if said
+    if sup.missing:
         return "the passage it cites does not have a number, name or quotation it states"
     return "the passage it cites has too few of its words"
 
@@ -231,7 +231,7 @@ def verify(draft: str, passages: list[Passage], question: str = "") -> Verdict:
                 notes.append(f"re-cited [{good[0]}] for a sentence citing {cites}")
         if not good:
             dropped.append(text)
-            reasons.append(_why_unsupported([sups[n] for n in cites if n in sups]))
+            reasons.append(_why_unsupported(next((sups[n] for n in cites if n in sups), None)))
             held += [n for n in cites if n in sups and sups[n].unstated == UNSTATED_RELATION and n not in held]
             continue
         allowed = " ".join(by_n[n].text for n in good)
