@@ -30,11 +30,11 @@ from .chunk import split_sentences
 from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, missing_focus, other_qualifier,
                          question_name_runs)
 from .measure import same_measure
-from .relation import (for_another, in_the_asked_part, names_the_doer, role_of_another, said_to_lose, same_direction,
-                       number_of_another, same_frame, says_opposite, swapped_name)
+from .party import for_another, names_the_doer, role_of_another, swapped_name
+from .relation import in_the_asked_part, number_of_another, said_to_lose, same_direction, same_frame, says_opposite
 from .text import (acronyms, content_words, flips_a_word, mentioned, numbers, said_in_any_form, says_not, spelled_out,
                    swapped_word, words)
-from .wording import first_party, lowercase_words, name_runs, name_words, relation_words, same_word
+from .wording import first_party, lowercase_words, name_runs, named_subject, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
 MIN_STATEMENT_OVERLAP = 0.5
@@ -277,7 +277,7 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
                 and not _present(run, f"{st.before} {st.whole}", initials=caps)]
     party = claim_runs[0] if claim_runs and claim_runs[0] in borrowed else next(iter(left_out), "")
     if party:
-        first = first_party(st.text, lower)
+        first = named_subject(st.text, lower)
         if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
             return f"the passage says it of {first}, not of {party}"
     numbers_borrowed = [x for x in sorted(f.asked) if x not in own_numbers]

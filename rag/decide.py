@@ -36,7 +36,8 @@ from typing import Callable
 from . import answerable
 from .evidence import Passage
 from .claim import answering_statement, said_before
-from .relation import alternatives, another_in_its_place
+from .party import another_in_its_place
+from .relation import alternatives
 from .judge import fills_gap
 from .text import content_words, flips_a_word, initials_spelled_out, says_not, swapped_word
 from .verify import Verdict

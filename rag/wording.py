@@ -84,7 +84,24 @@ def name_spans(text: str, lower: set[str]) -> list[tuple[str, str]]:
 def first_party(text: str, lower: set[str] | None = None) -> str:
     """The first name ``text`` gives that is not a month ('In the January 2006 election … it won'
     names no party in 'January'), folded; '' when it names none."""
-    return next((run for _, run in name_runs(text, lower) if not all(MONTHS.get(w) for w in run.split())), "")
+    return next((run for _, run in _parties(text, lower)), "")
+
+
+# Pronouns that stand as a sentence's subject ('Trained as a lawyer he chose journalism, and wrote
+# about Islam' is said of him, not of Islam); not the possessives ('His son Carl founded …' names Carl).
+SUBJECT_PRONOUNS = frozenset("he she it they".split())
+
+
+def named_subject(text: str, lower: set[str] | None = None) -> str:
+    """``first_party``, unless a subject pronoun comes before it: then '' (the sentence is said of
+    whom the pronoun means, named before it)."""
+    start, run = next(iter(_parties(text, lower)), (0, ""))
+    toks = [fold(t.strip(".-'’")) for t in TOKEN.findall(text)[:start]]
+    return "" if SUBJECT_PRONOUNS & set(toks) else run
+
+
+def _parties(text: str, lower: set[str] | None) -> list[tuple[int, str]]:
+    return [(i, run) for i, run in name_runs(text, lower) if not all(MONTHS.get(w) for w in run.split())]
 
 
 def name_runs(text: str, lower: set[str] | None = None) -> list[tuple[int, str]]:

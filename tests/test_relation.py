@@ -3,7 +3,7 @@ it counts, even when it has only one, in any form of the word; and a role the pa
 party does not state it."""
 import pytest
 
-from rag import relation
+from rag import party
 from rag.text import said_in_any_form
 from rag.verify import support
 
@@ -69,6 +69,6 @@ def test_a_role_of_another_party_does_not_state_the_relation(claim_text, passage
 
 
 def test_the_reason_names_whose_role_the_passage_speaks_of():
-    why = relation.role_of_another({"found"}, "Gamma's founder, Rosa Alvarez, stayed on.", {"rosa", "alvarez", "acme"})
+    why = party.role_of_another({"found"}, "Gamma's founder, Rosa Alvarez, stayed on.", {"rosa", "alvarez", "acme"})
     assert why == "the passage speaks of the founder of Gamma, not of a party the claim names"
-    assert relation.role_of_another({"found"}, "The founder, Rosa Alvarez, stayed on.", {"rosa", "alvarez"}) == ""
+    assert party.role_of_another({"found"}, "The founder, Rosa Alvarez, stayed on.", {"rosa", "alvarez"}) == ""

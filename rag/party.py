@@ -1,0 +1,191 @@
+"""Whose it is: checks that a statement says the claim's fact of the claim's own party, not of
+another one it names. Each gives a reason when it fails, '' when it passes.
+
+- ``role_of_another``: the statement names the claim's relation as a role of another party ("Gamma's
+  founder" does not say who founded Acme, "Las Vegas Raiders president" who is president of the NFL).
+- ``for_another``: the claim repeats what the question says its fact is for ("for permanent magnets"),
+  and the statement gives it for something else ("a $110 floor for NdPr").
+- ``names_the_doer``: an act the statement names only as a noun ("after the acquisition of B") does
+  not say who did it ("A acquired B").
+- ``swapped_name``: the claim is a sentence of the passage with one name put in place of another
+  ("Tomas Berg won the 2015 Orrin Prize" from "Lena Holt won the 2015 Orrin Prize").
+
+``another_in_its_place`` reads the answer against the question: it must not name something else
+where the question names what it asks about ("in the United States" for "in Australia").
+"""
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from .relation import BE
+from .text import STOPWORDS, fold, mentioned, said_in_any_form, shares_root, stem, verb_stem, words
+from .wording import TOKEN, name_runs, name_token_runs, names_a_date, same_word
+
+
+_DETERMINERS = frozenset("the a an this that its his her their".split())
+_POSSESSIVE = frozenset("its his her their".split())
+# Verbs that make a noun of an act the subject's own act ('Acme completed the acquisition of Gamma').
+_LIGHT = frozenset("make take give have hold conduct perform carry complete finalis finaliz undertak lead".split())
+_AUXILIARY = frozenset("has had have".split())
+
+
+def doer_act(claim: str) -> tuple[str, str, bool] | None:
+    """(who, the verb of the act, has it an object?) of a claim that opens with a name doing something
+    in the past ('Kessler Bank acquired Norrin Labs'); None for any other claim ('Abe was assassinated',
+    'The award winner is …')."""
+    c_raw = TOKEN.findall(claim)
+    runs = name_token_runs(claim)
+    if not runs or runs[0][0] > 1 or (runs[0][0] == 1 and fold(c_raw[0]) != "the"):
+        return None
+    _, end, doer = runs[0]
+    c_toks = [fold(t).strip(".,;:") for t in c_raw]
+    at = end + 1 if c_toks[end:end + 1] and c_toks[end] in _AUXILIARY else end
+    verb = c_toks[at] if at < len(c_toks) else ""
+    if not (verb.endswith("ed") or verb_stem(verb) != stem(verb)) or verb in BE:
+        return None
+    # 'resigned as mayor' has no object: 'the resignation of Ida Brandt' says who resigned
+    transitive = at + 1 < len(c_toks) and c_toks[at + 1] not in _PLACE_PREP | {"as", "after", "over", "following"}
+    return doer, verb, transitive
+
+
+def names_the_doer(claim: str, statement: str) -> str:
+    """'' unless the claim makes a name the doer of an act ('Kessler Bank acquired Norrin Labs') that
+    the statement names only as a noun ('the acquisition of Norrin Labs', 'after the assassination of
+    Shinzo Abe') without saying who did it: no 'by Kessler Bank', no 'Kessler Bank's acquisition', no
+    'Kessler Bank completed its acquisition'. Naming an act is not saying who did it."""
+    act = doer_act(claim)
+    if act is None:
+        return ""
+    doer, verb, transitive = act
+    s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
+    doer_words = set(doer.split())
+    subject = next((run for _, run in name_runs(statement)), "")
+
+    def by_doer(j: int) -> bool:
+        before = s_toks[max(0, j - 3):j]
+        if any(t.endswith(("'s", "’s")) and t.removesuffix("'s").removesuffix("’s") in doer_words for t in before):
+            return True                 # 'Kessler Bank's acquisition of …'
+        after = s_toks[j + 1:j + 10]
+        if not transitive and after[:1] == ["of"] and doer_words & set(after[1:5]):
+            return True                 # 'the resignation of Mayor Ida Brandt': who resigned
+        if "by" in after and doer_words & set(after[after.index("by") + 1:after.index("by") + 4]):
+            return True                 # 'the acquisition of Norrin Labs by Kessler Bank'
+        owner_is_doer = doer_words & set(subject.split())
+        light = any(verb_stem(t) in _LIGHT or stem(t) in _LIGHT for t in s_toks[max(0, j - 4):j])
+        return bool(owner_is_doer) and (light or bool(_POSSESSIVE & set(before)))
+
+    found = [j for j, t in enumerate(s_toks) if t and shares_root({verb_stem(verb)}, {stem(t)})]
+    nouns = [j for j in found if j > 0 and (s_toks[j - 1] in _DETERMINERS or s_toks[j - 1].endswith(("'s", "’s")))
+             and not s_toks[j].endswith("ed")]
+    if not found or len(nouns) < len(found) or any(by_doer(j) for j in nouns):
+        return ""
+    return f"the passage names the {s_toks[nouns[0]]} but does not say that {doer} did it"
+
+
+_PLACE_PREP = frozenset("in on at for to from by with".split())
+_ARTICLES = frozenset("the a an".split())
+
+
+def another_in_its_place(question: str, claim: str) -> str:
+    """'' unless the question names something after a preposition ('invest in Australia'), the claim
+    leaves it out and names something else after the same preposition ('invest … in the United
+    States'): the claim is about another place, party or thing than the one asked about."""
+    q_raw, c_raw = TOKEN.findall(question), TOKEN.findall(claim)
+    q_names = [(start, run) for start, run in name_runs(question) if start > 0]
+    c_words = set(words(claim.replace(".", "")))
+    q_words = set(words(question.replace(".", "")))
+    for start, run in q_names:
+        prep = fold(q_raw[start - 1]) if start else ""
+        if prep not in _PLACE_PREP or any(mentioned(w, c_words) for w in run.split()):
+            continue
+        for c_start, c_run in name_runs(claim):
+            before = [fold(t) for t in c_raw[max(0, c_start - 2):c_start]]
+            if before[-1:] == [prep] or (len(before) == 2 and before[0] == prep and before[1] in _ARTICLES):
+                if c_start and not any(mentioned(w, q_words) for w in c_run.split()) \
+                        and names_a_date(c_run) <= names_a_date(run):      # a month only in place of a month
+                    return f"it says {prep} {c_run}, where the question asks about {run}"
+    return ""
+
+
+_ROLE_NOUN = re.compile(r"(?:er|or|ent|ant|ist|ian)$")
+
+
+def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
+    """'' unless the statement says a word of the claim's ``relation`` as a role that belongs to a
+    party the claim does not name (none of ``names``): 'Gamma's founder' for 'Rosa Alvarez founded Acme
+    Corp', 'Las Vegas Raiders president' for 'The president of the NFL is …'. A word after a name
+    without "'s" is read so only when it is a noun of a doer ('-er', '-ent', …). ('The founder of Gamma'
+    is not read: after 'of', a capitalised word may as well begin a description, 'of the American
+    crime series …'.) Every mention of the role must be another's: 'the capitals of Kraków and Vilnius …,
+    Warsaw became the capital of …' still says it of Warsaw."""
+    toks = TOKEN.findall(statement)
+    ending = {end: (start, name) for start, end, name in name_token_runs(statement)}   # names by the token after them
+    others = []          # the roles said of another party; one said of no one or of a party named is enough
+    for i, tok in enumerate(toks):
+        word = fold(tok).strip(".,;:()'’")
+        if not tok[:1].islower() or not any(said_in_any_form(r, {verb_stem(word)}) for r in relation):
+            continue
+        start, owner = ending.get(i, (i, ""))
+        if not owner or not (toks[i - 1].endswith(("'s", "’s")) or (i > 1 and _ROLE_NOUN.search(word))) \
+                or any(mentioned(w, names) for w in owner.split()):
+            return ""
+        written = " ".join(t.removesuffix("'s").removesuffix("’s") for t in toks[start:i])
+        others.append(f"the {tok.strip('.,;:()')} of {written}")
+    return f"the passage speaks of {others[0]}, not of a party the claim names" if others else ""
+
+
+def for_another(claim: str, statement: str, question: str) -> str:
+    """'' unless the claim repeats from the question what its fact is for ('… for permanent magnets'),
+    the statement does not say it, and says the fact for something else after the same word ('a $110
+    floor for NdPr')."""
+    c_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(claim)]
+    s_toks = [fold(t).strip(".,;:()") for t in TOKEN.findall(statement)]
+    q_set, s_set, c_set = set(words(question)), set(s_toks), set(c_toks)
+    for i, tok in enumerate(c_toks[:-1]):
+        if tok not in _PLACE_PREP:
+            continue
+        filler = [w for w in c_toks[i + 1:i + 4] if w not in _ARTICLES]
+        filler = filler[:next((k for k, w in enumerate(filler) if w in STOPWORDS), len(filler))]
+        if not filler or not all(w in q_set and w not in s_set for w in filler):
+            continue
+        for j, other in enumerate(s_toks[:-1]):
+            after = next((w for w in s_toks[j + 1:j + 3] if w not in _ARTICLES), "")
+            if other == tok and after and after not in c_set and after not in STOPWORDS \
+                    and not any(ch.isdigit() for ch in after):
+                return f"the passage says it {tok} {after}, not {tok} {' '.join(filler)}"
+    return ""
+
+
+# The words of the sentence a claim copies that must stand around the swapped name.
+MIN_FRAME_WORDS = 4
+
+
+def swapped_name(claim: str, sentence: str, lower: set[str]) -> str:
+    """'' unless ``claim`` is ``sentence`` with one whole name of it replaced by another name that
+    shares no word with it ('Nintendo is a Japanese businessman' from 'Shuntaro Furukawa is a Japanese
+    businessman'): the sentence says it of another party. Other wording may differ; a pronoun, a
+    fuller or shorter form of the name ('Zhao', 'Chloé Zhao'), its initials ('U.S.') or another spelling
+    of a month ('Nov') are the same party; a sentence that names both parties is left to the other checks."""
+    c = [fold(t).strip(".,;:'’") for t in TOKEN.findall(claim)]
+    s = [fold(t).strip(".,;:'’") for t in TOKEN.findall(sentence)]
+    c_runs = {(a, b): name for a, b, name in name_token_runs(claim, lower)}
+    s_runs = {(a, b): name for a, b, name in name_token_runs(sentence, lower)}
+    ops = SequenceMatcher(None, c, s, autojunk=False).get_opcodes()
+    if sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal") < MIN_FRAME_WORDS:
+        return ""
+    swaps = [(c_runs[i1, i2], s_runs[j1, j2]) for tag, i1, i2, j1, j2 in ops
+             if tag == "replace" and (i1, i2) in c_runs and (j1, j2) in s_runs]
+    for ours, theirs in swaps:
+        a, b = ours.split(), theirs.split()
+        if any(same_word(w, set(b)) for w in a) or any(same_word(w, set(a)) for w in b) or _initials(a, b):
+            continue
+        # a sentence naming both parties ('A won the women's title and B the men's') is left to the checks above
+        if not any(mentioned(w, set(c)) for w in b) and not any(mentioned(w, set(s)) for w in a):
+            return f"the passage says this of {theirs}, not of {ours}"
+    return ""
+
+
+def _initials(a: list[str], b: list[str]) -> bool:
+    """Is one name the other's initials ('us' and 'united states')?"""
+    return "".join(a) == "".join(w[0] for w in b) or "".join(b) == "".join(w[0] for w in a)
