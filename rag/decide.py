@@ -66,8 +66,11 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
     kind = answerable.expected_kind(question)
     by_n = {p.n: p for p in passages}
     quotable: list[Passage] = []     # the passage the model's answer came from, when it states the kind asked
+    too_little: set[int] = set()     # passages the model's answer rested on that say too little of what is asked
     if verdict.supported:
         failed, problem = answer_problem(question, passages, verdict, generator)
+        if failed is rests_on_what_is_asked:
+            too_little = {s.cites[0] for s in verdict.sentences if s.cites}
         if not problem:
             d.kind = "answer"
             return d
@@ -89,6 +92,8 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
             continue
         if answerable.misses_the_question(question, st.sentence if p in held else p.text):
             continue        # a held passage was not chosen for its closeness: its own sentence must say it
+        if p.n in too_little and answerable.says_too_little_asked(question, _rests_on(p, st)):
+            continue        # what made the model's answer from it no answer makes the quote none
         d.kind, d.passage = "quote", p
         d.notes.append("the passage the model's answer came from is quoted instead" if p in quotable
                        else "the best matching passage is quoted instead of a model-written answer")
@@ -191,14 +196,19 @@ def rests_on_what_is_asked(question: str, verdict: Verdict, passages: list[Passa
         st = s.statement
         if st is None:
             continue
-        # what the passage says up to the stating sentence: the question's subject may be named above
-        # it in words the sentence refers back to ('the agreement' for 'the critical minerals framework')
         p = by_n.get(s.cites[0]) if s.cites else None
-        above = said_before(p.text, st, p.context or p.text) if p is not None else ""
         # a bare answer states no relation of its own: the text it rests on must say even one asked word
-        if answerable.says_too_little_asked(question, f"{above} {st.before} {st.said}", answerable.bare(s.text)):
+        if answerable.says_too_little_asked(question, _rests_on(p, st), answerable.bare(s.text)):
             return "the passage it rests on says too little of what the question asks"
     return ""
+
+
+def _rests_on(p: Passage | None, st) -> str:
+    """What an answer resting on statement ``st`` of passage ``p`` rests on: what the passage says up to
+    it (the question's subject may be named above it in words it refers back to, 'the agreement' for
+    'the critical minerals framework') and the statement."""
+    above = said_before(p.text, st, p.context or p.text) if p is not None else ""
+    return f"{above} {st.before} {st.said}"
 
 
 def fills_the_gap(question: str, verdict: Verdict, generator) -> str:

@@ -197,6 +197,22 @@ def test_an_answer_resting_on_a_passage_that_says_too_little_of_what_is_asked_is
     assert a.answer.startswith("Orla Venn met Ostran president Kai Lund"), a.answer
 
 
+def test_a_passage_that_says_too_little_of_what_is_asked_for_the_models_answer_is_not_quoted_instead(tmp_path):
+    settings = one_file(tmp_path, "venn.txt", (
+        "Orla Venn is Tarsland's first female leader, rising to power in 2021 after the resignation of "
+        "Piet Saar.\n"))
+    reply = cite_passage_with("resignation", "Orla Venn is Tarsland's first female leader, rising to power "
+                                             "in 2021 after the resignation of Piet Saar.")
+    a = ask(settings, FakeGenerator(reply), "Who was the first foreign leader to meet Orla Venn?")
+    # what made the model's answer no answer makes the same sentence, quoted, none
+    assert a.abstained, a.answer
+    assert any("says too little of what the question asks" in w for w in a.warnings), a.warnings
+    # a question the passage does answer still gets it quoted when the model's answer fails
+    a = ask(settings, FakeGenerator(cite_passage_with("resignation", "Piet Saar resigned [1].")),
+            "Who rose to power in Tarsland after the resignation of Piet Saar?")
+    assert a.answer.startswith("The documents say: “Orla Venn is Tarsland's first female leader"), a.answer
+
+
 def test_a_bare_answer_resting_on_a_sentence_that_says_nothing_of_what_is_asked_is_not_used(tmp_path):
     settings = one_file(tmp_path, "cup.txt", (
         "The Varland Cup final was played in Osterby in May 2022 before 40,000 spectators.\n\n"
