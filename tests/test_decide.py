@@ -180,14 +180,14 @@ def test_a_passage_is_quoted_only_when_it_says_something_of_what_is_asked(tmp_pa
     assert a.answer.startswith("The documents say: “In 2021 the Norrin Motors Works"), a.answer
 
 
+VENN = "Orla Venn is Tarsland's first female leader, rising to power in 2021 after the resignation of Piet Saar."
+VENN_MET = "In May 2022 she met Ostran president Kai Lund in Velden, her first meeting with a foreign leader."
+
+
 def test_an_answer_resting_on_a_passage_that_says_too_little_of_what_is_asked_is_not_used(tmp_path):
-    settings = one_file(tmp_path, "venn.txt", (
-        "Orla Venn is Tarsland's first female leader, rising to power in 2021 after the resignation of "
-        "Piet Saar.\n\nIn May 2022 she met Ostran president Kai Lund in Velden, her first meeting with a foreign leader.\n"))
+    settings = one_file(tmp_path, "venn.txt", f"{VENN}\n\n{VENN_MET}\n")
     # the sentence shares 'leader' with the question and names a person, but says nothing of a meeting
-    reply = cite_passage_with("resignation", "Orla Venn is Tarsland's first female leader, rising to power "
-                                             "in 2021 after the resignation of Piet Saar.")
-    a = ask(settings, FakeGenerator(reply), "Who was the first foreign leader to meet Orla Venn?")
+    a = ask(settings, FakeGenerator(cite_passage_with("resignation", VENN)), "Who was the first foreign leader to meet Orla Venn?")
     assert not a.answer.startswith("Orla Venn is Tarsland's first female leader"), a.answer
     assert any("says too little of what the question asks" in w for w in a.warnings), a.warnings
     # the sentence that says it is used
@@ -198,12 +198,8 @@ def test_an_answer_resting_on_a_passage_that_says_too_little_of_what_is_asked_is
 
 
 def test_a_passage_that_says_too_little_of_what_is_asked_for_the_models_answer_is_not_quoted_instead(tmp_path):
-    settings = one_file(tmp_path, "venn.txt", (
-        "Orla Venn is Tarsland's first female leader, rising to power in 2021 after the resignation of "
-        "Piet Saar.\n"))
-    reply = cite_passage_with("resignation", "Orla Venn is Tarsland's first female leader, rising to power "
-                                             "in 2021 after the resignation of Piet Saar.")
-    a = ask(settings, FakeGenerator(reply), "Who was the first foreign leader to meet Orla Venn?")
+    settings = one_file(tmp_path, "venn.txt", f"{VENN}\n")
+    a = ask(settings, FakeGenerator(cite_passage_with("resignation", VENN)), "Who was the first foreign leader to meet Orla Venn?")
     # what made the model's answer no answer makes the same sentence, quoted, none
     assert a.abstained, a.answer
     assert any("says too little of what the question asks" in w for w in a.warnings), a.warnings
