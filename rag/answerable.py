@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .text import (NUMBER_WORDS, QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, initials_spelled_out,
+from .text import (IRREGULAR, QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, initials_spelled_out,
                    mentioned, numbers, said_in_any_form, says_not, shares_root, stem, strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
@@ -115,145 +115,6 @@ def missing_rare_terms(question: str, context: str) -> list[str]:
     spelled = initials_spelled_out(question, context)
     return [w for w in rare_terms(question) if stem(w) not in ctx_stems and not mentioned(w, ctx_words)
             and w not in spelled]
-
-
-_MONTHS = ("january february march april may june july august september october november december "
-           "monday tuesday wednesday thursday friday saturday sunday "
-           "jan feb mar apr jun jul aug sep sept oct nov dec").split()
-_WHICH_NAMED = re.compile(r" (?:which|what) (?:other )?(?:city|cities|country|countries|company|companies|state|"
-                          r"states|town|place|person|team|teams|nation|nations|firm|firms|organi[sz]ation) ")
-_COLOURS = frozenset("black white grey gray red green blue yellow orange purple violet pink brown golden gold silver "
-                     "crimson scarlet maroon navy teal turquoise cyan magenta beige ivory amber bronze copper azure "
-                     "emerald indigo lavender lilac olive tan cream ochre rust coral".split())
-
-
-def expected_kind(question: str) -> str | None:
-    """What kind of fact the question asks for: 'number', 'time', 'colour', 'country', 'name', 'reason'
-    or None (anything)."""
-    q = " " + " ".join(words(question)) + " "
-    if any(k in q for k in (" how much ", " how many ", " how long ", " how tall ", " how old ", " how far ",
-                            " how big ", " how large ", " how heavy ", " how fast ", " what percentage ",
-                            " what price ", " price ", " cost ", " percent ", " what caliber ", " what calibre ",
-                            " what temperature ", " what age ")):
-        return "number"
-    if _WHAT_AMOUNT.search(q):
-        return "number"
-    if " what colour " in q or " what color " in q or " which colour " in q or " which color " in q:
-        return "colour"
-    if q.startswith(" why ") or any(k in q for k in (" for what reason ", " what is the reason ", " what was the reason ")):
-        return "reason"
-    if q.startswith(" when ") or _WHAT_TIME.search(q) or any(k in q for k in (" release date ", " premiere date ",
-                                                                               " the date of ")):
-        return "time"
-    if _WHICH_COUNTRY.search(q):
-        return "country"
-    if q.startswith(" who ") or " whom " in q or q.startswith(" where ") or _WHICH_NAMED.search(q):
-        return "name"
-    return None
-
-
-# 'What tariff rate …', 'What share of …', 'What proportion …': an amount, under another word.
-_WHAT_AMOUNT = re.compile(r" (?:what|which)(?: \w+)? (?:rate|rates|share|proportion|percentage|amount|sum|total) ")
-_WHAT_TIME = re.compile(r" (?:what|which) (?:day|days|date|dates|year|years|month|months|decade|century) ")
-_WHICH_COUNTRY = re.compile(r" (?:which|what) (?:other )?(?:country|countries|nation|nations) ")
-# Abbreviations are matched as written ('US', not the pronoun 'us').
-_COUNTRY_ABBREVIATIONS = re.compile(r"(?<![\w.])(?:U\.S\.A\.?|U\.S\.?|USA|US|U\.K\.?|UK|UAE|PRC|DPRK)(?![\w])")
-_COUNTRY_ALIASES = ("America", "Britain", "Great Britain", "England", "Scotland", "Wales", "Northern Ireland",
-                    "Russia", "Turkey", "Czech Republic", "Holland", "Ivory Coast", "Korea", "Palestine", "Congo",
-                    "Burma", "Macedonia", "Swaziland", "Cape Verde", "East Timor")
-_country_names: frozenset[str] | None = None
-
-
-def country_names() -> frozenset[str]:
-    """Country names, folded: pycountry's names, common and official names, and everyday aliases."""
-    global _country_names
-    if _country_names is None:
-        import pycountry
-
-        names = set(_COUNTRY_ALIASES)
-        for c in pycountry.countries:
-            for attr in ("name", "common_name", "official_name"):
-                value = getattr(c, attr, None)
-                if value:
-                    names.add(value.split(",")[0] if "," in value and attr == "name" else value)
-        _country_names = frozenset(" ".join(words(n)) for n in names if "," not in n)
-    return _country_names
-
-
-def countries_in(text: str) -> set[str]:
-    """The countries ``text`` names, as written folded ('japan', 'south korea', 'us')."""
-    found = {fold(m.group(0)).replace(".", "") for m in _COUNTRY_ABBREVIATIONS.finditer(text)}
-    plain = " " + " ".join(words(text)) + " "
-    found |= {name for name in country_names() if f" {name} " in plain}
-    return found
-
-
-A_YEAR = re.compile(r"(1[5-9]|20)\d\d")       # a number that is a year (fullmatch)
-
-
-def has_kind(text: str, kind: str | None, question: str = "") -> bool:
-    """Does ``text`` state a fact of that kind (a number; a date or time; a name) that the question
-    does not already contain?"""
-    if kind is None:
-        return True
-    plain = strip_markers(text)
-    asked = set(words(question))
-    new_words = [w for w in words(plain) if w not in asked]
-    has_number = any(any(ch.isdigit() for ch in w) or w in NUMBER_WORDS for w in new_words)
-    if kind == "number":     # an amount, not a year ('How long is the bridge?' is not answered by '1971')
-        return any((any(ch.isdigit() for ch in w) and not A_YEAR.fullmatch(w)) or w in NUMBER_WORDS
-                   for w in new_words)
-    if kind == "time":
-        return has_number or any(w in _MONTHS for w in new_words)
-    if kind == "reason":
-        return bool(_REASON.search(fold(plain)))
-    if kind == "colour":
-        return any(w in _COLOURS or w.removesuffix("ish") in _COLOURS for w in new_words)
-    if kind == "country":    # 'Which other countries …' is not answered by 'Tokyo' or by the question's 'U.S.'
-        return bool(countries_in(plain) - countries_in(question))
-    asked_names = set(question_names("x " + question))
-    toks = [t.strip(".,;:!?\"'()[]“”‘’") for t in re.split(r"[\s\-–—/]+", plain)]
-    for i, tok in enumerate(toks):
-        if "." in tok or len(tok) < 3:
-            continue  # 'U.S', 'AI': abbreviations, not the name asked for
-        if tok[:1].isupper() and fold(tok) not in asked_names and fold(tok) not in asked \
-                and fold(tok) not in _MONTHS and not (i == 0 and tok.lower() in STOPWORDS) \
-                and not _qualifies_asked(toks[i + 1:], asked_names):
-            return True
-    return False
-
-
-def _qualifies_asked(rest: list[str], asked_names: set[str]) -> bool:
-    """Is a capitalised word only a title before a name the question gives ('Prime Minister' in
-    'Prime Minister Shinzo Abe' for 'Who assassinated Shinzo Abe?'): its run of capitalised words
-    goes on into an asked name?"""
-    for tok in rest:
-        if not tok[:1].isupper():
-            return False
-        if fold(tok).removesuffix("'s").removesuffix("’s") in asked_names:
-            return True
-    return False
-
-
-# Words that give a cause or a purpose: what an answer to 'why' must hold.
-_REASON = re.compile(r"\b(?:because|due to|owing to|thanks to|since|so that|in order to|so as to|as a result|"
-                     r"results? of|caused by|causes?|led to|leads to|reasons?|as (?:it|they|he|she|we|its|their|this|there)|"
-                     r"(?:over|after|for|from) (?:a|an|the|its|their|his|her|fears?|concerns?|complaints?))\b")
-
-
-_FULL_NAME = re.compile(r"\b([A-Z][\w'’-]+)\s+([A-Z][\w'’-]+)")
-
-
-def full_name(text: str, question: str = "") -> bool:
-    """Does ``text`` name someone in full: two capitalised words in a row ('Sanae Takaichi'), neither
-    of them in the question, a stop word or a month?"""
-    asked = set(words(question))
-    for m in _FULL_NAME.finditer(strip_markers(text)):
-        first, second = fold(m.group(1)), fold(m.group(2))
-        if not ({first, second} & asked) and first not in STOPWORDS and first not in _MONTHS \
-                and second not in _MONTHS:
-            return True
-    return False
 
 
 _COUNT_OF = re.compile(r"\bhow many ([a-z][a-z'’-]+)")
@@ -364,6 +225,37 @@ def misses_the_question(question: str, answer: str) -> bool:
         return False
     asked = asked_words(question)
     return bool(asked) and not shares_root(asked | {agent_verb(w) for w in asked}, _said(answer))
+
+
+# Words after 'Who' that are no act of its own ('Who is …', 'Who was the first …', 'Who has …').
+_NOT_ACTS = frozenset("is was are were be been has had have did does do will would can could may might shall "
+                      "should must else".split())
+
+
+def asked_act(question: str) -> str:
+    """The act a question asks the doer of, as its stem ('Who captained the side in 1931?' -> 'captain',
+    'Who first proposed …?' -> 'propos'); '' for any other question ('Who was the first …?', 'What …?')."""
+    m = re.match(r"\s*who\s+((?:\w+ly\s+|first\s+|also\s+|later\s+)*)([a-z]+)\b", question, re.I)
+    if not m:
+        return ""
+    w = fold(m.group(2))
+    if w in _NOT_ACTS or w in STOPWORDS or not (w in IRREGULAR or w.endswith("ed") or
+                                                 (w.endswith("s") and not w.endswith("ss"))):
+        return ""
+    return verb_stem(w)
+
+
+def says_the_act(question: str, text: str) -> bool:
+    """Does ``text`` say the act the question asks the doer of, in any form of its word ('captained',
+    'the captain', 'captaining'), or does the question ask no act? An answer to 'Who captained the
+    side?' that says who 'led the side', or who joined the club, does not say who captained it."""
+    act = asked_act(question)
+    said = _said(text)
+    return not act or any(said_in_any_form(a, said) for a in {act} | _SAME_ACT.get(act, set()))
+
+
+# Acts said in other words that say the asked one: who beat or defeated the other won.
+_SAME_ACT = {"win": {"beat", "defeat"}}
 
 
 def bare(answer: str) -> bool:

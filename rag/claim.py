@@ -27,8 +27,8 @@ import re
 from dataclasses import dataclass
 
 from .chunk import split_sentences
-from .answerable import (A_YEAR, asks_what_is_not, expected_kind, has_kind, missing_focus, other_qualifier,
-                         question_name_runs)
+from .answerable import asks_what_is_not, missing_focus, other_qualifier, question_name_runs
+from .kinds import A_YEAR, expected_kind, has_kind
 from .measure import same_measure
 from .party import for_another, names_the_doer, role_of_another, swapped_name
 from .relation import in_the_asked_part, number_of_another, said_to_lose, same_direction, same_frame, says_opposite

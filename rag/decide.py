@@ -5,6 +5,9 @@ The model's answer is used when the verifier kept some of it and every answer ch
   on_topic         — the passages it cites are about what the question names;
   adds_a_fact      — it does more than repeat the question, says something of what it asks, and names
                      nothing else where the question names what it asks about;
+  says_the_act     — asked who did an act ('Who captained …?'), it says the act in some form of its
+                     word (a sentence that says who led the side does not say who captained it); a
+                     bare name, the sentence it rests on does;
   cites_strong     — it does not cite a passage far less relevant than the best one;
   states_kind      — it states the kind of fact asked for (a number, a date, a name, a reason);
   same_polarity    — asked what is not so ('What is not …', 'Who never …'), it says what is not, or
@@ -21,9 +24,10 @@ The model's answer is used when the verifier kept some of it and every answer ch
                      'Oakridge United beat Harbor City');
 Otherwise a passage is quoted only when one of its sentences answers the question on its own (it
 names what the question names, states the kind of fact asked, says what is not so when that is
-what is asked, and puts no other word in place of one of the question's), it passes on_topic, and it
-says something of what the question asks besides its names (a passage naming a company, a quarter
-and a number of vehicles does not answer what its revenue was); else abstain. The passages tried are
+what is asked, and puts no other word in place of one of the question's), it passes on_topic, it
+says the act asked of a doer, and it says something of what the question asks besides its names (a
+passage naming a company, a quarter and a number of vehicles does not answer what its revenue was);
+else abstain. The passages tried are
 those clearly about the question, and first the passage the model's answer came from: when the answer
 took the wrong part of it, or when its sentence was dropped because the passage holds its facts but
 says their relation in other words (then that sentence itself must say something of what is asked).
@@ -33,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import answerable
+from . import answerable, kinds
 from .evidence import Passage
 from .claim import answering_statement, said_before
 from .party import another_in_its_place
@@ -63,7 +67,7 @@ class Decision:
 
 def decide(question: str, passages: list[Passage], verdict: Verdict, generator=None) -> Decision:
     d = Decision("abstain")
-    kind = answerable.expected_kind(question)
+    kind = kinds.expected_kind(question)
     by_n = {p.n: p for p in passages}
     quotable: list[Passage] = []     # the passage the model's answer came from, when it states the kind asked
     too_little: set[int] = set()     # passages the model's answer rested on that say too little of what is asked
@@ -78,7 +82,7 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
         if failed is states_kind:
             # The model found a passage that backs its sentence but took the wrong part of it.
             cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
-            quotable = [p for p in cited if answerable.has_kind(p.text, kind, question)]
+            quotable = [p for p in cited if kinds.has_kind(p.text, kind, question)]
     # A sentence dropped because a sentence of its passage holds its facts but says their relation in
     # other words: that passage, if that sentence says something of what the question asks.
     held = [by_n[n] for n in verdict.held if n in by_n and by_n[n] not in quotable]
@@ -92,6 +96,8 @@ def decide(question: str, passages: list[Passage], verdict: Verdict, generator=N
             continue
         if answerable.misses_the_question(question, st.sentence if p in held else p.text):
             continue        # a held passage was not chosen for its closeness: its own sentence must say it
+        if p not in held and not answerable.says_the_act(question, p.text):
+            continue        # 'Who won …?' is not answered by a passage that says nothing of winning
         if p.n in too_little and answerable.says_too_little_asked(question, _rests_on(p, st)):
             continue        # what made the model's answer from it no answer makes the quote none
         d.kind, d.passage = "quote", p
@@ -105,7 +111,7 @@ def answer_problem(question: str, passages: list[Passage], verdict: Verdict,
                    generator=None) -> tuple[Callable[..., str] | None, str]:
     """The first answer check the verified answer fails and why, or (None, '') when it passes them all:
     first what it cites (on_topic, cites_strong), then what it says (``claim_problem``)."""
-    kind = answerable.expected_kind(question)
+    kind = kinds.expected_kind(question)
     by_n = {p.n: p for p in passages}
     cited = list({n: by_n[n] for s in verdict.sentences for n in s.cites}.values())
     text = " ".join(s.text for s in verdict.sentences)
@@ -121,9 +127,10 @@ def claim_problem(question: str, verdict: Verdict, generator=None,
                   passages: list[Passage] = ()) -> tuple[Callable[..., str] | None, str]:
     """The first check of what the verified answer says that it fails, and why; (None, '') if none.
     ``passages``: those the verdict's sentences cite, for the text above a stating sentence."""
-    kind = answerable.expected_kind(question)
+    kind = kinds.expected_kind(question)
     text = " ".join(s.text for s in verdict.sentences)
     for check, args in [(adds_a_fact, (question, text)),
+                        (says_the_act, (question, verdict)),
                         (states_kind, (question, text, kind)),
                         (same_polarity, (question, verdict)),
                         (same_terms, (question, verdict)),
@@ -158,8 +165,17 @@ def adds_a_fact(question: str, text: str) -> str:
     return ""
 
 
+def says_the_act(question: str, verdict: Verdict) -> str:
+    text = " ".join(s.text for s in verdict.sentences)
+    if answerable.bare(text):       # a name alone: the sentence it rests on must say the act
+        text += " " + " ".join(s.statement.said for s in verdict.sentences if s.statement is not None)
+    if not answerable.says_the_act(question, text):
+        return "it does not say who did what the question asks"
+    return ""
+
+
 def cites_strong(question: str, text: str, kind: str | None, cited: list[Passage], passages: list[Passage]) -> str:
-    if kind and answerable.has_kind(text, kind, question):
+    if kind and kinds.has_kind(text, kind, question):
         return ""
     if max(p.score for p in cited) < passages[0].score - WEAK_CITATION_GAP:
         return "it cites a passage much less related to the question than the best one"
@@ -167,7 +183,7 @@ def cites_strong(question: str, text: str, kind: str | None, cited: list[Passage
 
 
 def states_kind(question: str, text: str, kind: str | None) -> str:
-    if not answerable.has_kind(text, kind, question):
+    if not kinds.has_kind(text, kind, question):
         return f"it states no {kind}, which the question asks for"
     return ""
 

@@ -18,7 +18,7 @@ from .chunk import split_sentences
 from .embed import Embedder
 from .index import Location
 from .retrieve import Hit
-from .answerable import expected_kind, full_name, has_kind
+from .kinds import expected_kind, full_name, has_kind
 from .dates import full_dates
 from .text import content_words, numbers
 

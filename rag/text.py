@@ -62,7 +62,7 @@ def stem(word: str) -> str:
 
 
 # Irregular English verbs: the past forms a stemmer leaves apart from the present ('won'/'wins').
-_IRREGULAR = dict(pair.split(":") for pair in """
+IRREGULAR = dict(pair.split(":") for pair in """
 won:win paid:pay sold:sell bought:buy made:make took:take taken:take gave:give given:give led:lead ran:run
 fell:fall fallen:fall rose:rise risen:rise grew:grow grown:grow began:begin begun:begin wrote:write
 written:write held:hold met:meet left:leave found:find told:tell built:build spent:spend struck:strike
@@ -77,7 +77,7 @@ broke:break broken:break drove:drive driven:drive ate:eat eaten:eat froze:freeze
 
 def verb_stem(word: str) -> str:
     """The stem of a folded word, an irregular past form as its present ('won' -> 'win', 'paid' -> 'pay')."""
-    return stem(_IRREGULAR.get(word, word))
+    return stem(IRREGULAR.get(word, word))
 
 
 def agent_verb(word: str) -> str:

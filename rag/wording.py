@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .answerable import A_YEAR
+from .kinds import A_YEAR
 from .chunk import split_sentences
 from .dates import MONTHS
 from .text import STOPWORDS, fold, mentioned, verb_stem, words

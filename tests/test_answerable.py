@@ -1,8 +1,9 @@
 """The checks that decide an abstention even when a fluent, quote-backed answer exists."""
 import pytest
 
-from rag.answerable import (adds_nothing, operators, misses_the_question, says_too_little_asked, counted_unit, full_name, expected_kind, has_kind, missing_focus, missing_names,
-                            missing_rare_terms, question_name_runs, question_names)
+from rag.answerable import (adds_nothing, operators, misses_the_question, says_too_little_asked, counted_unit, missing_focus,
+                            missing_names, missing_rare_terms, question_name_runs, question_names)
+from rag.kinds import expected_kind, full_name, has_kind
 
 
 def test_names_of_the_question_must_be_in_the_context():
@@ -341,3 +342,29 @@ def test_an_uncommon_name_in_capitals_is_found_spelled_out():
     assert missing_rare_terms("What campaign did the council begin after WWII?", context) == []
     assert missing_rare_terms("What campaign did the council begin after WWII?",
                               context.replace("War II", "War I")) == ["wwii"]
+
+
+@pytest.mark.parametrize("question, act", [
+    ("Who captained the Lanterns in the 1931 final?", "captain"),
+    ("Who won the Orrin Prize in 2015?", "win"),             # an irregular past
+    ("Who originally proposed the tariff?", "propos"),       # after an adverb
+    ("Who owns the Kestrel mill?", "own"),
+    ("Who is the mayor of Port Elm?", ""),                   # no act: a role
+    ("Who was the first foreign leader to meet Orla Venn?", ""),
+    ("Who else attended?", ""),
+    ("What did Acme buy?", ""),
+])
+def test_the_act_a_question_asks_the_doer_of(question, act):
+    from rag.answerable import asked_act
+    assert asked_act(question) == act
+
+
+def test_an_answer_to_who_did_an_act_says_the_act():
+    from rag.answerable import says_the_act
+    q = "Who captained the Lanterns in the 1931 final?"
+    assert not says_the_act(q, "Walter Grisby led the side to the 1931 final [1].")
+    assert says_the_act(q, "Albert Quayle captained the side in the 1931 final [1].")
+    assert says_the_act(q, "The captain in the 1931 final was Albert Quayle [1].")   # a noun of the act
+    assert says_the_act("Who founded Acme?", "Rosa Alvarez is the founder of Acme [1].")
+    assert says_the_act("Who is the mayor?", "Dana Whitfield [1].")                   # no act asked
+    assert says_the_act("Who won the final?", "Oakridge United beat Harbor City in the final [1].")

@@ -232,3 +232,21 @@ def test_a_figure_the_passage_gives_for_another_party_is_not_used_whatever_the_v
     a = ask(settings, gen, "How well did sample B conduct at room temperature?")
     assert "45 siemens" not in a.answer or a.answer.startswith("The documents say:"), a.answer
     assert gen.scored == []
+
+
+def test_an_answer_to_who_did_an_act_that_does_not_say_the_act_is_not_used(tmp_path):
+    seeds = write_corpus(tmp_path / "seeds", {
+        "albion.txt": ("Albion won the 1927 championship under the manager Walter Grisby. He led the side to its "
+                       "first Varland Cup in 1931, when it beat Dunmarch 2-1 in the final.\n"),
+        "reserves.txt": "Tom Udale captained the reserve side for ten seasons.\n"})
+    settings = Settings(seeds_dir=seeds, index_dir=tmp_path / "index", models_dir=tmp_path / "models",
+                        chunk_tokens=60, chunk_overlap_tokens=8, top_k=3, candidates=10)
+    question = "Who captained Albion in the 1931 Varland Cup final?"
+    a = ask(settings, FakeGenerator(cite_passage_with("Grisby", "Walter Grisby led the side to its first Varland Cup in 1931, when it beat Dunmarch 2-1 in the final [1].")),
+            question)
+    assert a.abstained, a.answer      # neither the answer nor the passage says who captained the side
+    assert any("does not say who did what the question asks" in w for w in a.warnings), a.warnings
+    # asked who managed it, the same answer says the act in a word of the passage
+    a = ask(settings, FakeGenerator(cite_passage_with("Grisby", "Walter Grisby managed Albion in 1927 [1].")),
+            "Who managed Albion in 1927?")
+    assert not a.abstained, a.answer
