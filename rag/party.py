@@ -40,6 +40,10 @@ def doer_act(claim: str) -> tuple[str, str, bool] | None:
         return None
     _, end, doer = runs[0]
     c_toks = [fold(t).strip(".,;:") for t in c_raw]
+    # the doer's common nouns after its name ('The Arab troops defeated …', 'The Kessler board approved …')
+    while end < min(len(c_toks), runs[0][1] + 2) and c_toks[end] not in STOPWORDS and c_toks[end].isalpha() \
+            and not _past(c_toks[end]):
+        end += 1
     at = end + 1 if c_toks[end:end + 1] and c_toks[end] in _AUXILIARY else end
     verb = c_toks[at] if at < len(c_toks) else ""
     if not (verb.endswith("ed") or verb_stem(verb) != stem(verb)) or verb in BE:
@@ -47,6 +51,10 @@ def doer_act(claim: str) -> tuple[str, str, bool] | None:
     # 'resigned as mayor' has no object: 'the resignation of Ida Brandt' says who resigned
     transitive = at + 1 < len(c_toks) and c_toks[at + 1] not in _PLACE_PREP | {"as", "after", "over", "following"}
     return doer, verb, transitive
+
+
+def _past(word: str) -> bool:
+    return word.endswith("ed") or verb_stem(word) != stem(word)
 
 
 def names_the_doer(claim: str, statement: str) -> str:
@@ -66,18 +74,23 @@ def names_the_doer(claim: str, statement: str) -> str:
         before = s_toks[max(0, j - 3):j]
         if any(t.endswith(("'s", "’s")) and t.removesuffix("'s").removesuffix("’s") in doer_words for t in before):
             return True                 # 'Kessler Bank's acquisition of …'
-        after = s_toks[j + 1:j + 10]
+        after = s_toks[j + 1:j + 16]
         if not transitive and after[:1] == ["of"] and doer_words & set(after[1:5]):
             return True                 # 'the resignation of Mayor Ida Brandt': who resigned
         if "by" in after and doer_words & set(after[after.index("by") + 1:after.index("by") + 4]):
             return True                 # 'the acquisition of Norrin Labs by Kessler Bank'
+        hands = next((k for k in range(len(after) - 2) if after[k] in ("hand", "hands") and after[k + 1] == "of"), None)
+        if hands is not None and doer_words & set(after[hands + 2:hands + 5]):
+            return True                 # 'the defeat of the Arab troops at the hands of the Israeli army'
         owner_is_doer = doer_words & set(subject.split())
         light = any(verb_stem(t) in _LIGHT or stem(t) in _LIGHT for t in s_toks[max(0, j - 4):j])
         return bool(owner_is_doer) and (light or bool(_POSSESSIVE & set(before)))
 
     found = [j for j, t in enumerate(s_toks) if t and shares_root({verb_stem(verb)}, {stem(t)})]
-    nouns = [j for j in found if j > 0 and (s_toks[j - 1] in _DETERMINERS or s_toks[j - 1].endswith(("'s", "’s")))
-             and not s_toks[j].endswith("ed")]
+    # a noun: after a determiner or a possessive, or before 'of' ('the quick and decisive defeat of …')
+    nouns = [j for j in found if not s_toks[j].endswith("ed") and (
+        (j > 0 and (s_toks[j - 1] in _DETERMINERS or s_toks[j - 1].endswith(("'s", "’s"))))
+        or s_toks[j + 1:j + 2] == ["of"])]
     if not found or len(nouns) < len(found) or any(by_doer(j) for j in nouns):
         return ""
     return f"the passage names the {s_toks[nouns[0]]} but does not say that {doer} did it"
@@ -109,6 +122,8 @@ def another_in_its_place(question: str, claim: str) -> str:
 
 
 _ROLE_NOUN = re.compile(r"(?:er|or|ent|ant|ist|ian)$")
+# Possessives that give a role to the party the sentence opened with ('their new team president').
+_OWNING = frozenset("its their".split())
 
 
 def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
@@ -118,8 +133,11 @@ def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
     without "'s" is read so only when it is a noun of a doer ('-er', '-ent', …). ('The founder of Gamma'
     is not read: after 'of', a capitalised word may as well begin a description, 'of the American
     crime series …'.) Every mention of the role must be another's: 'the capitals of Kraków and Vilnius …,
-    Warsaw became the capital of …' still says it of Warsaw."""
+    Warsaw became the capital of …' still says it of Warsaw. A doer's noun after 'its' or 'their' is the
+    role of the first party named before it ('The Las Vegas Raiders hired Sandra Douglass Morgan as their
+    new team president' does not say she is president of the NFL)."""
     toks = TOKEN.findall(statement)
+    runs = name_runs(statement)
     ending = {end: (start, name) for start, end, name in name_token_runs(statement)}   # names by the token after them
     others = []          # the roles said of another party; one said of no one or of a party named is enough
     for i, tok in enumerate(toks):
@@ -127,10 +145,15 @@ def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
         if not tok[:1].islower() or not any(said_in_any_form(r, {verb_stem(word)}) for r in relation):
             continue
         start, owner = ending.get(i, (i, ""))
-        if not owner or not (toks[i - 1].endswith(("'s", "’s")) or (i > 1 and _ROLE_NOUN.search(word))) \
-                or any(mentioned(w, names) for w in owner.split()):
+        if not owner and _ROLE_NOUN.search(word) and _OWNING & {fold(t) for t in toks[max(0, i - 3):i]}:
+            owner = next((run for at, run in runs if at < i), "")    # 'The Raiders hired … as their new team president'
+            written = owner
+        elif owner and (toks[i - 1].endswith(("'s", "’s")) or (i > 1 and _ROLE_NOUN.search(word))):
+            written = " ".join(t.removesuffix("'s").removesuffix("’s") for t in toks[start:i])
+        else:
             return ""
-        written = " ".join(t.removesuffix("'s").removesuffix("’s") for t in toks[start:i])
+        if not owner or any(mentioned(w, names) for w in owner.split()):
+            return ""
         others.append(f"the {tok.strip('.,;:()')} of {written}")
     return f"the passage speaks of {others[0]}, not of a party the claim names" if others else ""
 

@@ -484,6 +484,15 @@ _ACT_AS_A_NOUN = ("Prime Minister Takaichi assumed office after the assassinatio
      "appointed Tomas Reyes.", "What did Ida Brandt do in 2019?", True),
     ("Tomas Reyes resigned as mayor in 2019.", "After the resignation of Mayor Ida Brandt in 2019, the council "
      "appointed Tomas Reyes.", "Who resigned in 2019?", False),
+    # a doer named with its common nouns ('The Orran troops'); the act as a noun before 'of'; 'at the hands of'
+    ("The Orran troops defeated the Vell rebels in 1712.", "The quick and decisive defeat of the Orran troops in "
+     "1712 by Vell rebels ended the war.", "Who defeated the Vell rebels in 1712?", False),
+    ("The Vell rebels defeated the Orran troops in 1712.", "The quick and decisive defeat of the Orran troops in "
+     "1712 by Vell rebels ended the war.", "Who defeated the Orran troops in 1712?", True),
+    ("The Orran troops defeated the Vell rebels in 1712.", "The defeat of the Orran troops at the hands of the Vell "
+     "rebels in 1712 ended the war.", "Who defeated the Vell rebels in 1712?", False),
+    ("The Vell rebels defeated the Orran troops in 1712.", "The defeat of the Orran troops at the hands of the Vell "
+     "rebels in 1712 ended the war.", "Who defeated the Orran troops in 1712?", True),
 ])
 def test_naming_an_act_is_not_saying_who_did_it(claim_text, passage, question, supported):
     assert support(claim_text, passage, question, passage).ok is supported

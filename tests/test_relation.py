@@ -72,3 +72,14 @@ def test_the_reason_names_whose_role_the_passage_speaks_of():
     why = party.role_of_another({"found"}, "Gamma's founder, Rosa Alvarez, stayed on.", {"rosa", "alvarez", "acme"})
     assert why == "the passage speaks of the founder of Gamma, not of a party the claim names"
     assert party.role_of_another({"found"}, "The founder, Rosa Alvarez, stayed on.", {"rosa", "alvarez"}) == ""
+
+
+def test_a_role_after_its_or_their_is_the_role_of_the_party_the_sentence_opened_with():
+    passage = ("The Marlhaven Rovers appointed Ilse Brandt as their new director on Monday, the first woman in "
+               "Varland Football League history to hold the post.")
+    assert not support("The director of the Varland Football League is Ilse Brandt.", passage,
+                       "Who is the director of the Varland Football League?", passage).ok
+    assert support("Ilse Brandt is the new director of the Marlhaven Rovers.", passage,
+                   "Who is the director of the Marlhaven Rovers?", passage).ok
+    # 'her' may mean the person just named, not the party the sentence opened with: not read so
+    assert party.role_of_another({"director"}, "Acme hired Ilse Brandt as her own director.", {"ilse", "brandt"}) == ""
