@@ -130,7 +130,7 @@ def claim_problem(question: str, verdict: Verdict, generator=None,
     kind = kinds.expected_kind(question)
     text = " ".join(s.text for s in verdict.sentences)
     for check, args in [(adds_a_fact, (question, text)),
-                        (says_the_act, (question, verdict)),
+                        (says_the_act, (question, text, verdict)),
                         (states_kind, (question, text, kind)),
                         (same_polarity, (question, verdict)),
                         (same_terms, (question, verdict)),
@@ -165,8 +165,7 @@ def adds_a_fact(question: str, text: str) -> str:
     return ""
 
 
-def says_the_act(question: str, verdict: Verdict) -> str:
-    text = " ".join(s.text for s in verdict.sentences)
+def says_the_act(question: str, text: str, verdict: Verdict) -> str:
     if answerable.bare(text):       # a name alone: the sentence it rests on must say the act
         text += " " + " ".join(s.statement.said for s in verdict.sentences if s.statement is not None)
     if not answerable.says_the_act(question, text):

@@ -46,7 +46,7 @@ def doer_act(claim: str) -> tuple[str, str, bool] | None:
         end += 1
     at = end + 1 if c_toks[end:end + 1] and c_toks[end] in _AUXILIARY else end
     verb = c_toks[at] if at < len(c_toks) else ""
-    if not (verb.endswith("ed") or verb_stem(verb) != stem(verb)) or verb in BE:
+    if not _past(verb) or verb in BE:
         return None
     # 'resigned as mayor' has no object: 'the resignation of Ida Brandt' says who resigned
     transitive = at + 1 < len(c_toks) and c_toks[at + 1] not in _PLACE_PREP | {"as", "after", "over", "following"}
@@ -137,8 +137,8 @@ def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
     role of the first party named before it ('The Las Vegas Raiders hired Sandra Douglass Morgan as their
     new team president' does not say she is president of the NFL)."""
     toks = TOKEN.findall(statement)
-    runs = name_runs(statement)
-    ending = {end: (start, name) for start, end, name in name_token_runs(statement)}   # names by the token after them
+    runs = name_token_runs(statement)
+    ending = {end: (start, name) for start, end, name in runs}   # names by the token after them
     others = []          # the roles said of another party; one said of no one or of a party named is enough
     for i, tok in enumerate(toks):
         word = fold(tok).strip(".,;:()'’")
@@ -146,7 +146,7 @@ def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
             continue
         start, owner = ending.get(i, (i, ""))
         if not owner and _ROLE_NOUN.search(word) and _OWNING & {fold(t) for t in toks[max(0, i - 3):i]}:
-            owner = next((run for at, run in runs if at < i), "")    # 'The Raiders hired … as their new team president'
+            owner = next((run for at, _, run in runs if at < i), "")    # 'The Raiders hired … as their new team president'
             written = owner
         elif owner and (toks[i - 1].endswith(("'s", "’s")) or (i > 1 and _ROLE_NOUN.search(word))):
             written = " ".join(t.removesuffix("'s").removesuffix("’s") for t in toks[start:i])
