@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from .text import (IRREGULAR, QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, initials_spelled_out,
-                   mentioned, numbers, said_in_any_form, says_not, shares_root, stem, strip_markers, verb_stem, words)
+                   mentioned, negated, numbers, said_in_any_form, says_not, shares_root, stem, strip_markers,
+                   verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -161,6 +162,35 @@ def asks_what_is_not(question: str) -> bool:
     """Does the question ask about what is not so ('What is not …', 'a non-binary …', 'unknown')?
     A yes/no question may be answered either way."""
     return not yes_no(question) and says_not(question)
+
+
+# Words that deny what follows them besides 'not', 'never', 'without' …, as stems ('refused to allow',
+# 'failed to distinguish', 'the lack of').
+_DENYING = frozenset("refus fail declin lack absenc unabl".split())
+# How far before a word its negation may stand ('did not even have a …').
+_NOT_REACH = 4
+
+
+def denied_word(question: str) -> str:
+    """The word a question's 'not' denies ('What is not commonly believed …?' -> 'believed'), or ''."""
+    toks = re.findall(r"[\w’']+", fold(question))
+    for i, tok in enumerate(toks):
+        if tok in ("not", "never", "cannot") or tok.endswith("n't"):
+            return next((w for w in toks[i + 1:i + 4] if w not in STOPWORDS and not w.endswith("ly")), "")
+    return ""
+
+
+def says_what_is_denied(question: str, sentence: str) -> str:
+    """The word a question asks is not so ('What does not change …?') when ``sentence`` says it and
+    nowhere denies it ('… forces act to change …', though the sentence may deny something else); else ''."""
+    word = denied_word(question) if asks_what_is_not(question) else ""
+    if not word:
+        return ""
+    root, toks = stem(IRREGULAR.get(word, word)), re.findall(r"[\w’']+", fold(sentence))
+    found = [i for i, t in enumerate(toks) if stem(IRREGULAR.get(t, t)) == root]
+    denied = any(negated(" ".join(toks[max(0, i - _NOT_REACH):i])) or
+                 any(stem(w) in _DENYING for w in toks[max(0, i - _NOT_REACH):i]) for i in found)
+    return word if found and not denied else ""
 
 
 def missing_focus(question: str, context: str) -> str:

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 from .chunk import split_sentences
-from .answerable import asks_what_is_not, missing_focus, other_qualifier, question_name_runs
+from .answerable import asks_what_is_not, missing_focus, says_what_is_denied, other_qualifier, question_name_runs
 from .kinds import A_YEAR, expected_kind, has_kind
 from .measure import same_measure
 from .party import for_another, names_the_doer, role_of_another, swapped_name
@@ -320,7 +320,7 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
             continue
         if same_direction(question, st.whole) or says_opposite(relation_words(question), relation_words(st.scope)):
             continue        # 'How much will A invest in B?' is not 'B invests … in A'; 'consumer' is not 'producer'
-        if asks_what_is_not(question) and not says_not(st.sentence):
+        if asks_what_is_not(question) and (not says_not(st.sentence) or says_what_is_denied(question, st.sentence)):
             continue        # 'What is not used to …?' is not answered by '… is used to …'
         if flips_a_word(question, st.sentence):
             continue        # 'Whose value was known …?' is not answered by '… whose value was unknown …'

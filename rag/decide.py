@@ -11,8 +11,11 @@ The model's answer is used when the verifier kept some of it and every answer ch
   cites_strong     — it does not cite a passage far less relevant than the best one;
   states_kind      — it states the kind of fact asked for (a number, a date, a name, a reason);
   same_polarity    — asked what is not so ('What is not …', 'Who never …'), it says what is not, or
-                     rests on a sentence that does; and the sentence it rests on does not use a word of
-                     the question under a negating prefix, or the other way round ('unknown' for 'known');
+                     rests on a sentence that does, and that sentence does not say the very word the
+                     question denies without denying it ('It is commonly believed that the bridge is
+                     not safe' for 'What is not commonly believed …?'); and the sentence it rests on
+                     does not use a word of the question under a negating prefix, or the other way
+                     round ('unknown' for 'known');
   same_terms       — the sentence it rests on does not say the question's words around another word
                      ('multiple possible future actions' for '… past actions?'): that is another thing;
   rests_on_what_is_asked — each sentence's passage, up to the sentence it rests on, says more than a
@@ -192,9 +195,13 @@ def same_polarity(question: str, verdict: Verdict) -> str:
         return "the passage uses a word of the question under a negating prefix, or the other way round"
     if not answerable.asks_what_is_not(question):
         return ""
-    if any(says_not(s.text) or (s.statement is not None and says_not(s.statement.sentence)) for s in verdict.sentences):
-        return ""
-    return "the question asks what is not so, and the answer says what is"
+    if not any(says_not(s.text) or (s.statement is not None and says_not(s.statement.sentence)) for s in verdict.sentences):
+        return "the question asks what is not so, and the answer says what is"
+    for s in verdict.sentences:
+        word = s.statement is not None and answerable.says_what_is_denied(question, s.statement.sentence)
+        if word:
+            return f"the question asks what is not “{word}”, and the passage says what is"
+    return ""
 
 
 def same_terms(question: str, verdict: Verdict) -> str:

@@ -12,6 +12,12 @@ from .text import NUMBER_WORDS, STOPWORDS, fold, strip_markers, words
 _MONTHS = ("january february march april may june july august september october november december "
            "monday tuesday wednesday thursday friday saturday sunday "
            "jan feb mar apr jun jul aug sep sept oct nov dec").split()
+# Words that say when without a date: a part of the day or year, a span, or a word placing it
+# against an event ('as soon as they enter into force', 'after the war', 'in the late 19th century');
+# an answer to 'When …?', not to a question asking for a day, a year or a date.
+_TIME_WORDS = frozenset("after before during until till upon soon later ago century centuries decade decades era "
+                        "morning afternoon evening night midnight noon dawn dusk spring summer autumn winter week "
+                        "weeks weekend daily weekly monthly annually yearly whenever".split())
 _WHICH_NAMED = re.compile(r" (?:which|what) (?:other )?(?:city|cities|country|countries|company|companies|state|"
                           r"states|town|place|person|team|teams|nation|nations|firm|firms|organi[sz]ation) ")
 _COLOURS = frozenset("black white grey gray red green blue yellow orange purple violet pink brown golden gold silver "
@@ -96,7 +102,9 @@ def has_kind(text: str, kind: str | None, question: str = "") -> bool:
         return any((any(ch.isdigit() for ch in w) and not A_YEAR.fullmatch(w)) or w in NUMBER_WORDS
                    for w in new_words)
     if kind == "time":
-        return has_number or any(w in _MONTHS for w in new_words)
+        # 'When …?' may be answered against an event ('after the war'); 'Which day …?', 'What year …?' not
+        relative = not _WHAT_TIME.search(" " + " ".join(words(question)) + " ")
+        return has_number or any(w in _MONTHS or (relative and w in _TIME_WORDS) for w in new_words)
     if kind == "reason":
         return bool(_REASON.search(fold(plain)))
     if kind == "colour":

@@ -2,7 +2,8 @@
 import pytest
 
 from rag.answerable import (adds_nothing, operators, misses_the_question, says_too_little_asked, counted_unit, missing_focus,
-                            missing_names, missing_rare_terms, question_name_runs, question_names)
+                            missing_names, missing_rare_terms, question_name_runs, question_names,
+                            denied_word, says_what_is_denied)
 from rag.kinds import expected_kind, full_name, has_kind
 
 
@@ -254,13 +255,56 @@ def test_the_focus_of_a_question_on_other_topics(question, context, fires):
 
 @pytest.mark.parametrize("question, kind, good, bad", [
     ("How long is the Ardent Bridge?", "number", "It is 1,340 metres long.", "It is long and white."),
-    ("When did the mill close?", "time", "It closed in March 1990.", "It closed after a fire."),
+    ("When did the mill close?", "time", "It closed in March 1990.", "It closed because of a fire."),
     ("Who founded the bakery?", "name", "Rosa Alvarez founded it.", "A local family founded it."),
     ("Which city hosts the festival?", "name", "The festival is held in Lisbon.", "The festival is held by the sea."),
 ])
 def test_answer_kind_on_other_topics(question, kind, good, bad):
     assert expected_kind(question) == kind
     assert has_kind(good, kind, question) and not has_kind(bad, kind, question)
+
+
+@pytest.mark.parametrize("answer, is_time", [
+    ("It closed after a fire.", True),                      # placed against an event
+    ("It closes as soon as the river floods.", True),
+    ("It closed in the late 19th century.", True),
+    ("It opens every morning.", True),
+    ("It closed because of a fire.", False),                # a reason, not a time
+    ("It was closed by the owners.", False),
+])
+def test_a_time_said_without_a_date(answer, is_time):
+    assert has_kind(answer, "time", "When did the mill close?") is is_time
+
+
+def test_a_question_asking_for_a_year_or_a_day_is_not_answered_against_an_event():
+    assert not has_kind("It closed after a fire.", "time", "In which year did the mill close?")
+    assert not has_kind("It closed during the king's week-long visit.", "time", "On which day of the week did it close?")
+
+
+@pytest.mark.parametrize("question, sentence, denied", [
+    # the sentence says the word the question asks is not so, and denies something else
+    ("What was not planted in the north field?", "Barley was planted in the north field, as the soil was not dry.",
+     "planted"),
+    ("Which crew did not reach the summit?", "Because the weather did not turn, the second crew reached the summit.",
+     "reach"),
+    # it denies the word itself, in other words than 'not' too
+    ("Which crew did not reach the summit?", "The second crew did not reach the summit.", ""),
+    ("Which country did not sign the accord?", "Norway refused to sign the accord.", ""),
+    ("What did the village not even have?", "The village did not even have a school.", ""),
+    # the sentence does not say the word: nothing to read
+    ("Which crew did not reach the summit?", "The second crew turned back at the ridge.", ""),
+    # the question asks what is so
+    ("Which crew reached the summit?", "The second crew reached the summit, though not in time.", ""),
+])
+def test_a_sentence_that_says_what_the_question_asks_is_not(question, sentence, denied):
+    assert says_what_is_denied(question, sentence) == denied
+
+
+def test_the_word_a_question_denies():
+    assert denied_word("What is not commonly believed about the bridge?") == "believed"
+    assert denied_word("Which crew didn't reach the summit?") == "reach"
+    assert denied_word("Who never won the cup?") == "won"
+    assert denied_word("Who won the cup?") == ""
 
 
 @pytest.mark.parametrize("question, answer, fires", [

@@ -107,6 +107,19 @@ def test_asked_what_is_not_so_a_passage_saying_what_is_is_not_quoted(settings):
     assert not a.answer.startswith("The documents say: “The survey team"), a.answer
 
 
+def test_asked_what_is_not_so_a_sentence_denying_something_else_is_no_answer(tmp_path):
+    # the answer and its sentence say "not" (of the bridge's safety), and the sentence says it *is* believed
+    settings = one_file(tmp_path, "bridge.txt", "Engineers commonly believe that the Ardent Bridge is not safe for "
+                                                "lorries heavier than 20 tonnes.\n")
+    question = "What is not commonly believed about the Ardent Bridge?"
+    a = ask(settings, FakeGenerator(cite_passage_with("Ardent", "It is commonly believed that the Ardent Bridge is "
+                                                                "not safe for lorries heavier than 20 tonnes.")), question)
+    assert a.abstained, a.answer
+    assert any("asks what is not “believed”" in w for w in a.warnings), a.warnings
+    a = ask(settings, FakeGenerator("Nothing is said [1]."), question)     # nor is the sentence quoted
+    assert a.abstained, a.answer
+
+
 def test_an_answer_resting_on_a_sentence_that_negates_a_word_of_the_question_is_not_used(tmp_path):
     settings = one_file(tmp_path, "const.txt", (
         "Marten's law of attraction has a constant of proportionality, the Orrin Constant, whose value was "
