@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .text import (IRREGULAR, QUESTION_WORDS, STOPWORDS, agent_verb, content_words, fold, initials_spelled_out,
+from .text import (IRREGULAR, QUESTION_WORDS, STOPWORDS, agent_verb, clauses, content_words, fold, initials_spelled_out,
                    mentioned, negated, numbers, said_in_any_form, says_not, shares_root, stem, strip_markers,
                    verb_stem, words)
 
@@ -180,17 +180,26 @@ def denied_word(question: str) -> str:
     return ""
 
 
-def says_what_is_denied(question: str, sentence: str) -> str:
-    """The word a question asks is not so ('What does not change …?') when ``sentence`` says it and
-    nowhere denies it ('… forces act to change …', though the sentence may deny something else); else ''."""
+def says_what_is_denied(question: str, clause: str) -> str:
+    """The word a question asks is not so ('What does not change …?') when ``clause`` says it and does
+    not deny it there ('… nonconservative forces act to change …'), though it may deny something else
+    ('It is believed that P is not equal to co-NP' for 'What is not believed …?'); else ''."""
     word = denied_word(question) if asks_what_is_not(question) else ""
     if not word:
         return ""
-    root, toks = stem(IRREGULAR.get(word, word)), re.findall(r"[\w’']+", fold(sentence))
+    root, toks = stem(IRREGULAR.get(word, word)), re.findall(r"[\w’']+", fold(clause))
     found = [i for i, t in enumerate(toks) if stem(IRREGULAR.get(t, t)) == root]
     denied = any(negated(" ".join(toks[max(0, i - _NOT_REACH):i])) or
                  any(stem(w) in _DENYING for w in toks[max(0, i - _NOT_REACH):i]) for i in found)
     return word if found and not denied else ""
+
+
+def denies_what_is_asked(question: str, sentence: str) -> bool:
+    """Does a clause of ``sentence`` say that something is not so, without saying the very word the
+    question denies ('The frost damaged the orchards, but the walnut groves were not affected' for
+    'What was not damaged?'; not 'It is believed that P is not equal to co-NP' for 'What is not
+    believed …?')?"""
+    return any(says_not(c) and not says_what_is_denied(question, c) for c in clauses(sentence))
 
 
 def missing_focus(question: str, context: str) -> str:

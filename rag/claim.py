@@ -23,17 +23,16 @@ must answer the question on its own.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from .chunk import split_sentences
-from .answerable import asks_what_is_not, missing_focus, says_what_is_denied, other_qualifier, question_name_runs
+from .answerable import asks_what_is_not, denies_what_is_asked, missing_focus, other_qualifier, question_name_runs
 from .kinds import A_YEAR, expected_kind, has_kind
 from .measure import same_measure
 from .party import for_another, names_the_doer, role_of_another, swapped_name
 from .relation import in_the_asked_part, number_of_another, said_to_lose, same_direction, same_frame, says_opposite
-from .text import (acronyms, content_words, flips_a_word, mentioned, numbers, said_in_any_form, says_not, spelled_out,
-                   swapped_word, words)
+from .text import (acronyms, clauses, content_words, flips_a_word, mentioned, numbers, said_in_any_form,
+                   spelled_out, swapped_word, words)
 from .wording import first_party, lowercase_words, name_runs, named_subject, name_words, relation_words, same_word
 
 # The share of the claim's own words (its relation) the statement must hold.
@@ -44,11 +43,6 @@ MIN_STATEMENT_OVERLAP = 0.5
 MIN_CLAUSE_WORDS = 4
 
 
-# ', and' starts a clause only before a subject ('…, and its score was …'), not before the last item
-# of a list ('Windows, Xbox One, and Stadia').
-_CLAUSE = re.compile(r";\s+|,?\s+(?:while|whereas|but|although|though)\s+|\s+and\s+then\s+"
-                     r"|,\s+and\s+(?=(?:it|its|he|his|she|her|they|their|we|our|the|this|that|these|those)\b)",
-                     re.I)
 
 
 _PRONOUNS = frozenset("it its they their them he she his her him".split())
@@ -96,7 +90,7 @@ def statements(passage: str, preceding: str = "") -> list[list[Statement]]:
             lead = earlier
         elif "\n" not in gaps[i] or (lead and gaps[i].count("\n") > 1 and lead != earlier):
             lead = ""           # the list ends where prose goes on, or at a blank line after its items
-        parts = [p.strip() for p in _CLAUSE.split(sent) if p and p.strip()]
+        parts = clauses(sent)
         if any(len(p.split()) < MIN_CLAUSE_WORDS for p in parts):   # 'Ship: Albatross; Captain: …' is one record
             parts = [sent]
         group = []
@@ -320,7 +314,7 @@ def answering_statement(question: str, passage: str, context: str = "") -> State
             continue
         if same_direction(question, st.whole) or says_opposite(relation_words(question), relation_words(st.scope)):
             continue        # 'How much will A invest in B?' is not 'B invests … in A'; 'consumer' is not 'producer'
-        if asks_what_is_not(question) and (not says_not(st.sentence) or says_what_is_denied(question, st.sentence)):
+        if asks_what_is_not(question) and not denies_what_is_asked(question, st.sentence):
             continue        # 'What is not used to …?' is not answered by '… is used to …'
         if flips_a_word(question, st.sentence):
             continue        # 'Whose value was known …?' is not answered by '… whose value was unknown …'

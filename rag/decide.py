@@ -198,7 +198,7 @@ def same_polarity(question: str, verdict: Verdict) -> str:
     if not any(says_not(s.text) or (s.statement is not None and says_not(s.statement.sentence)) for s in verdict.sentences):
         return "the question asks what is not so, and the answer says what is"
     for s in verdict.sentences:
-        word = s.statement is not None and answerable.says_what_is_denied(question, s.statement.sentence)
+        word = s.statement is not None and answerable.says_what_is_denied(question, s.statement.text)
         if word:
             return f"the question asks what is not “{word}”, and the passage says what is"
     return ""

@@ -264,6 +264,18 @@ _NOT_PREFIXED = frozenset("unless unrest".split())    # 'un' + a word, but no ne
 _COMMON_ZIPF = 3.0     # wordfreq Zipf frequency of a common English word (about one per million words)
 
 
+# ', and' starts a clause only before a subject ('…, and its score was …'), not before the last item
+# of a list ('Windows, Xbox One, and Stadia').
+_CLAUSE = re.compile(r";\s+|,?\s+(?:while|whereas|but|although|though)\s+|\s+and\s+then\s+"
+                     r"|,\s+and\s+(?=(?:it|its|he|his|she|her|they|their|we|our|the|this|that|these|those)\b)",
+                     re.I)
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence, split where one ends and another begins ('; ', ', but', ' while ')."""
+    return [p.strip() for p in _CLAUSE.split(sentence) if p and p.strip()]
+
+
 def negated(text: str) -> bool:
     """Does ``text`` say that something is not so: 'not', 'never', 'cannot', 'includes no'?"""
     return bool(_NEGATION.search(_EITHER_WAY.sub(" ", text.replace("’", "'"))))

@@ -3,7 +3,7 @@ import pytest
 
 from rag.answerable import (adds_nothing, operators, misses_the_question, says_too_little_asked, counted_unit, missing_focus,
                             missing_names, missing_rare_terms, question_name_runs, question_names,
-                            denied_word, says_what_is_denied)
+                            denied_word, denies_what_is_asked, says_what_is_denied)
 from rag.kinds import expected_kind, full_name, has_kind
 
 
@@ -298,6 +298,17 @@ def test_a_question_asking_for_a_year_or_a_day_is_not_answered_against_an_event(
 ])
 def test_a_sentence_that_says_what_the_question_asks_is_not(question, sentence, denied):
     assert says_what_is_denied(question, sentence) == denied
+
+
+@pytest.mark.parametrize("sentence, answers", [
+    ("The frost damaged the apricot orchards, but the walnut groves were not affected.", True),
+    ("The frost did not damage the walnut groves.", True),
+    ("It is believed that the frost did not reach the valley; however, this has not been proven.", True),
+    ("The frost damaged the apricot orchards, as the nights were not cold enough for the vines.", False),
+    ("The frost damaged the apricot orchards and the plum trees.", False),
+])
+def test_a_sentence_answers_what_is_not_so_through_a_clause_that_denies(sentence, answers):
+    assert denies_what_is_asked("Which crops were not damaged by the frost?", sentence) is answers
 
 
 def test_the_word_a_question_denies():
