@@ -29,7 +29,7 @@ from .chunk import split_sentences
 from .answerable import asks_what_is_not, denies_what_is_asked, missing_focus, other_qualifier, question_name_runs
 from .kinds import A_YEAR, expected_kind, has_kind
 from .measure import same_measure
-from .party import for_another, names_the_doer, role_of_another, swapped_name
+from .party import for_another, names_the_doer, role_of_another, said_in_brackets, swapped_name
 from .relation import in_the_asked_part, number_of_another, said_to_lose, same_direction, same_frame, says_opposite
 from .text import (acronyms, clauses, content_words, flips_a_word, mentioned, numbers, said_in_any_form,
                    spelled_out, swapped_word, words)
@@ -164,6 +164,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
                     or same_measure(claim, st.whole, question) \
                     or for_another(claim, st.whole, question) or names_the_doer(claim, f"{st.before} {st.whole}") \
                     or role_of_another(relation, st.whole, f.names | {w for run in f.question_names for w in run}) \
+                    or said_in_brackets(claim, f.new, f.names, st.sentence) \
                     or _copies_another(claim, st, sentences, relation, lower)
                 if not why:
                     return "", st

@@ -7,6 +7,8 @@ another one it names. Each gives a reason when it fails, '' when it passes.
   and the statement gives it for something else ("a $110 floor for NdPr").
 - ``names_the_doer``: an act the statement names only as a noun ("after the acquisition of B") does
   not say who did it ("A acquired B").
+- ``said_in_brackets``: what brackets hold is said of what they follow ("Niantic (CEO: John Hanke)
+  and Nintendo" does not say who Nintendo's CEO is).
 - ``swapped_name``: the claim is a sentence of the passage with one name put in place of another
   ("Tomas Berg won the 2015 Orrin Prize" from "Lena Holt won the 2015 Orrin Prize").
 
@@ -177,6 +179,37 @@ def for_another(claim: str, statement: str, question: str) -> str:
             if other == tok and after and after not in c_set and after not in STOPWORDS \
                     and not any(ch.isdigit() for ch in after):
                 return f"the passage says it {tok} {after}, not {tok} {' '.join(filler)}"
+    return ""
+
+
+# A bracketed aside, in Latin or full-width brackets: '(1868–1944)', '（CEO: John Hanke）'.
+_BRACKETS = re.compile(r"[(（\[]([^()（）\[\]]*)[)）\]]")
+
+
+def said_in_brackets(claim: str, new: set[str], names: set[str], sentence: str) -> str:
+    """'' unless a fact of the claim (of ``new``) stands in the sentence only inside brackets, which say
+    it of the last name before them, and the claim does not name that party ('Ilse Varga (born 1931)
+    and Tomas Brenn' gives Ilse Varga's year) or, when no name comes before them in the sentence, names
+    a party outside them ('… (CEO: John Hanke) and Nintendo' does not say who Nintendo's CEO is)."""
+    claim_words = set(words(claim))
+    for m in _BRACKETS.finditer(sentence):
+        inner = set(words(m.group(1)))
+        rest = set(words(sentence[:m.start()] + " " + sentence[m.end():]))
+        held = {x for x in new if same_word(x, inner) and not same_word(x, rest)}
+        if not held:
+            continue
+        before = name_runs(sentence[:m.start()])
+        owner = before[-1][1] if before else ""
+        if owner and not all(mentioned(w, claim_words) for w in owner.split()):
+            party = owner
+        elif not owner:
+            party = next((n for n in sorted(names - held) if not same_word(n, inner)), "")
+        else:
+            continue
+        if party:
+            runs = [run for _, run in name_runs(claim)]
+            fact = next((r for r in runs if sorted(held)[0] in r.split()), sorted(held)[0])
+            return f"the passage gives {fact} in brackets, of {owner or 'what comes before them'}"
     return ""
 
 

@@ -78,6 +78,9 @@ def said_to_lose(f: "Facts", relation: set[str], text: str) -> str:
     return f"the passage says {beaten[0]} lost" if beaten else ""
 
 
+_LABEL = re.compile(r"([\w’'-]+)\s*:(?!\d)")      # 'chair: Wenna Pryor', not a time '10:30'
+
+
 def same_direction(claim: str, statement: str) -> str:
     """'' unless two names stand in the claim and the statement in opposite orders around the same
     verb, in the active voice in both ('Gamma bought Acme' against 'Acme bought Gamma')."""
@@ -91,6 +94,8 @@ def same_direction(claim: str, statement: str) -> str:
         return found[0] if len(found) == 1 else None
 
     s_pos = {name: where(name) for _, name in c_runs}
+    # a field's label relates by a noun too, either way round ('Osk Mills (chair: Wenna Pryor)')
+    labels = set(content_words(" ".join(_LABEL.findall(statement))))
     for i, (pa, a) in enumerate(c_runs):
         for pb, b in c_runs[i + 1:]:
             if s_pos[a] is None or s_pos[b] is None or s_pos[a] <= s_pos[b]:
@@ -101,7 +106,7 @@ def same_direction(claim: str, statement: str) -> str:
             if (_PASSIVE | BE) & set(between_c) or _PASSIVE & set(between_s):
                 continue
             shared = set(content_words(" ".join(between_c))) & set(content_words(" ".join(between_s)))
-            shared -= set(content_words(a + " " + b))
+            shared -= set(content_words(a + " " + b)) | labels
             if shared:
                 return f"the passage says it the other way round: {b} before {a}"
     return ""

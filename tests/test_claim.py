@@ -110,6 +110,9 @@ def test_a_name_under_another_qualifier_is_another_name():
      "Construction of the Ardent Bridge began under the engineer Hilde Sørensen.", False),
     ("Helix Capital invested $40 million in Orbital Foods.",
      "Helix Capital invested $40 million in Orbital Foods in 2022.", False),
+    # a field's label is a noun too ('chair: …'); a time is no label
+    ("Wenna Pryor chairs Osk Mills.", "The merger joins Osk Mills (chair: Wenna Pryor) and Tovan Freight.", False),
+    ("Harbor City beat Oakridge United at 10:30.", "At 10:30 Oakridge United beat Harbor City.", True),
 ])
 def test_same_direction(claim_text, statement, fires):
     assert bool(relation.same_direction(claim_text, statement)) == fires
@@ -545,3 +548,23 @@ def test_a_number_the_passage_pairs_with_another_party_is_not_stated(claim_text,
     assert bool(relation.number_of_another(claim_text, passage)) == fires
     if fires:
         assert not support(claim_text, passage, "").ok
+
+
+@pytest.mark.parametrize("claim_text, question, supported", [
+    # brackets say their fact of the last name before them
+    ("Tomas Brenn was born in 1931.", "When was Tomas Brenn born?", False),
+    ("Ilse Varga, born 1931, designed the bridge.", "Who designed the bridge?", True),
+    ("The chief executive of Norrin Labs is Mara Quint.", "Who is the chief executive of Norrin Labs?", False),
+    ("The chief executive of Kessler Bank is Mara Quint.", "Who is the chief executive of Kessler Bank?", True),
+])
+def test_what_brackets_hold_is_said_of_what_they_follow(claim_text, question, supported):
+    passage = ("The bridge was designed by Ilse Varga (born 1931) and built by Tomas Brenn for Kessler Bank "
+               "(chief executive: Mara Quint) and Norrin Labs.")
+    assert stated(claim_text, passage, question) is supported
+
+
+def test_brackets_whose_owner_the_passage_does_not_show_say_nothing_of_a_party_after_them():
+    passage = "Mar 3, 2021 ... (HQ: Lisbon; CEO: Mara Quint) and Kessler Bank (HQ: Porto) signed the deal."
+    assert not stated("The CEO of Kessler Bank is Mara Quint.", passage, "Who is the CEO of Kessler Bank?")
+    assert "in brackets" in party.said_in_brackets("The CEO of Kessler Bank is Mara Quint.", {"mara", "quint"},
+                                                   {"kessler", "bank", "mara", "quint"}, passage)
