@@ -287,10 +287,30 @@ def asked_act(question: str) -> str:
 def says_the_act(question: str, text: str) -> bool:
     """Does ``text`` say the act the question asks the doer of, in any form of its word ('captained',
     'the captain', 'captaining'), or does the question ask no act? An answer to 'Who captained the
-    side?' that says who 'led the side', or who joined the club, does not say who captained it."""
+    side?' that says who 'led the side', or who joined the club, does not say who captained it; nor
+    does a text that only asks it ('results … and who is winning the race')."""
     act = asked_act(question)
-    said = _said(text)
+    said = _said(_without_asked(text))
     return not act or any(said_in_any_form(a, said) for a in {act} | _SAME_ACT.get(act, set()))
+
+
+_AUX = frozenset("is are was were will would has have had did does do could might may".split())
+
+
+def _without_asked(text: str) -> str:
+    """``text`` without the verbs of the questions it asks ('see who won', '… and who is winning the
+    race'); a 'who' after a name or a comma begins a clause about that name ('Anna Berg, who won the
+    cup in 1931, …') and is kept."""
+    toks = re.findall(r"[\w’'-]+|[,;:]", text)
+    kept, skip = [], False
+    for i, tok in enumerate(toks):
+        if skip and tok.lower() not in _AUX:
+            skip = False
+            continue
+        kept.append(tok)
+        if tok.lower() in ("who", "whoever") and not (i and (toks[i - 1] == "," or toks[i - 1][:1].isupper())):
+            skip = True
+    return " ".join(kept)
 
 
 # Acts said in other words that say the asked one: who beat or defeated the other won.

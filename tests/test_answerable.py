@@ -423,3 +423,14 @@ def test_an_answer_to_who_did_an_act_says_the_act():
     assert says_the_act("Who founded Acme?", "Rosa Alvarez is the founder of Acme [1].")
     assert says_the_act("Who is the mayor?", "Dana Whitfield [1].")                   # no act asked
     assert says_the_act("Who won the final?", "Oakridge United beat Harbor City in the final [1].")
+
+
+@pytest.mark.parametrize("text, says", [
+    ("Live results of the Varland Cup final, and who is winning the match.", False),   # asked, not said
+    ("Fans waited to see who would win the final.", False),
+    ("Oakridge United, who won the final in 1931, were relegated in 1934.", True),    # a clause about a name
+    ("Oakridge United won the final.", True),
+])
+def test_a_text_that_asks_who_did_an_act_does_not_say_it(text, says):
+    from rag.answerable import says_the_act
+    assert says_the_act("Who won the Varland Cup final?", text) is says
