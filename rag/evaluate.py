@@ -49,9 +49,10 @@ def load_qa(path: Path) -> list[QAItem]:
 
 
 def meets(answer_text: str, requirements: list[list[str]]) -> bool:
-    """Every requirement met by one of its alternatives, case-insensitively, spaces folded."""
-    text = " ".join(answer_text.lower().split())
-    return all(any(" ".join(alt.lower().split()) in text for alt in req) for req in requirements)
+    """Every requirement met by one of its alternatives, case-insensitively, spaces, accents and
+    typographic dashes and quotes folded ('Cobham–Edmonds' meets 'Cobham-Edmonds')."""
+    text = fold(answer_text)
+    return all(any(fold(alt) in text for alt in req) for req in requirements)
 
 
 def retrieval_ranks(ranked_sources: list[str], gold: list[str]) -> int | None:

@@ -129,6 +129,8 @@ def test_answer_rule_and_helpers():
     assert meets("Built in  1871 by Margaret\nOlsen", [["margaret olsen"], ["1871", "1872"]])
     assert not meets("Built in 1871", [["Olsen"], ["1871"]])
     assert meets("anything", [])
+    assert meets("The Cobham–Edmonds thesis", [["Cobham-Edmonds"]])      # a typographic dash
+    assert meets("Besançon Hugues", [["Besancon"]]) and not meets("Cobham thesis", [["Cobham-Edmonds"]])
     assert retrieval_ranks(["a", "b", "c"], ["c", "z"]) == 3 and retrieval_ranks(["a"], ["b"]) is None
     assert percentile([3, 1, 2, None], 50) == 2 and percentile([], 95) is None
     q = "A floor of 110 dollars per kilogram was set."
