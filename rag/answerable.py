@@ -173,7 +173,7 @@ _NOT_REACH = 4
 
 def denied_word(question: str) -> str:
     """The word a question's 'not' denies ('What is not commonly believed …?' -> 'believed'), or ''."""
-    toks = re.findall(r"[\w’']+", fold(question))
+    toks = words(question)
     for i, tok in enumerate(toks):
         if tok in ("not", "never", "cannot") or tok.endswith("n't"):
             return next((w for w in toks[i + 1:i + 4] if w not in STOPWORDS and not w.endswith("ly")), "")
@@ -187,11 +187,14 @@ def says_what_is_denied(question: str, clause: str) -> str:
     word = denied_word(question) if asks_what_is_not(question) else ""
     if not word:
         return ""
-    root, toks = stem(IRREGULAR.get(word, word)), re.findall(r"[\w’']+", fold(clause))
-    found = [i for i, t in enumerate(toks) if stem(IRREGULAR.get(t, t)) == root]
-    denied = any(negated(" ".join(toks[max(0, i - _NOT_REACH):i])) or
-                 any(stem(w) in _DENYING for w in toks[max(0, i - _NOT_REACH):i]) for i in found)
-    return word if found and not denied else ""
+    toks = words(clause)
+    found = [i for i, t in enumerate(toks) if verb_stem(t) == verb_stem(word)]
+
+    def denied(i: int) -> bool:
+        before = toks[max(0, i - _NOT_REACH):i]
+        return negated(" ".join(before)) or any(stem(w) in _DENYING for w in before)
+
+    return word if found and not any(denied(i) for i in found) else ""
 
 
 def denies_what_is_asked(question: str, sentence: str) -> bool:
