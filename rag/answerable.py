@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from .text import (IRREGULAR, QUESTION_WORDS, STOPWORDS, agent_verb, clauses, content_words, fold, initials_spelled_out,
-                   mentioned, negated, numbers, said_in_any_form, says_not, shares_root, stem, strip_markers,
-                   verb_stem, words)
+from .text import (IRREGULAR, QUESTION_WORDS, STOPWORDS, agent_verb, clauses, content_words, fold,
+                   initials_spelled_out, mentioned, negated, numbers, said_in_any_form, says_not, shares_root, stem,
+                   strip_markers, verb_stem, words)
 
 RARE_ZIPF = 4.0     # wordfreq Zipf frequency below which a word counts as uncommon (about 10 per million words)
 
@@ -185,8 +185,11 @@ def says_what_is_denied(question: str, clause: str) -> str:
     not deny it there ('… nonconservative forces act to change …'), though it may deny something else
     ('It is believed that P is not equal to co-NP' for 'What is not believed …?'); else ''."""
     word = denied_word(question) if asks_what_is_not(question) else ""
-    if not word:
-        return ""
+    return word if word and _affirms(word, clause) else ""
+
+
+def _affirms(word: str, clause: str) -> bool:
+    """Does ``clause`` say ``word`` in some form, and nowhere under a negation just before it?"""
     toks = words(clause)
     found = [i for i, t in enumerate(toks) if verb_stem(t) == verb_stem(word)]
 
@@ -194,7 +197,7 @@ def says_what_is_denied(question: str, clause: str) -> str:
         before = toks[max(0, i - _NOT_REACH):i]
         return negated(" ".join(before)) or any(stem(w) in _DENYING for w in before)
 
-    return word if found and not any(denied(i) for i in found) else ""
+    return bool(found) and not any(denied(i) for i in found)
 
 
 def denies_what_is_asked(question: str, sentence: str) -> bool:
@@ -202,7 +205,8 @@ def denies_what_is_asked(question: str, sentence: str) -> bool:
     question denies ('The frost damaged the orchards, but the walnut groves were not affected' for
     'What was not damaged?'; not 'It is believed that P is not equal to co-NP' for 'What is not
     believed …?')?"""
-    return any(says_not(c) and not says_what_is_denied(question, c) for c in clauses(sentence))
+    word = denied_word(question) if asks_what_is_not(question) else ""
+    return any(says_not(c) and not (word and _affirms(word, c)) for c in clauses(sentence))
 
 
 def missing_focus(question: str, context: str) -> str:

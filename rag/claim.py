@@ -43,8 +43,6 @@ MIN_STATEMENT_OVERLAP = 0.5
 MIN_CLAUSE_WORDS = 4
 
 
-
-
 _PRONOUNS = frozenset("it its they their them he she his her him".split())
 
 

@@ -207,8 +207,8 @@ def said_in_brackets(claim: str, new: set[str], names: set[str], sentence: str) 
         else:
             continue
         if party:
-            runs = [run for _, run in name_runs(claim)]
-            fact = next((r for r in runs if sorted(held)[0] in r.split()), sorted(held)[0])
+            first = min(held)
+            fact = next((run for _, run in name_runs(claim) if first in run.split()), first)
             return f"the passage gives {fact} in brackets, of {owner or 'what comes before them'}"
     return ""
 
