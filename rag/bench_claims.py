@@ -5,7 +5,11 @@ Cases come from JSON-lines files (``tests/fixtures/claims.jsonl`` holds cases wr
 several fields), or are derived from a QA file and its corpus (``derive``): for each answerable row,
 the sentence of a gold source that holds the answer is a true claim, and false ones are made from it
 by moving the answer to another fact of the same kind nearby, by swapping its two names, and by
-putting another name of the passage in place of a name the question gives.
+putting another name of the passage in place of a name the question gives. An answer is mostly
+written in the question's words, not the passage's: for a question that asks who did something
+('Who won the final?'), the answer put in the question's words ('Oakridge United won the final.') is a
+true claim of the shape ``asked``, and another name of the passage in its place a false one
+(``asked_other``).
 
 A sentence that holds the answer's words need not state the answer ("The match … was contested by
 Germany and Argentina" for who won). ``tests/fixtures/claims_read.jsonl`` holds the derived true
@@ -39,7 +43,7 @@ class Case:
     passage: str
     claim: str
     supported: bool
-    shape: str      # true, moved, reversed, other_entity, almost, negation
+    shape: str      # true, asked, moved, reversed, other_entity, asked_other, almost, negation
 
 
 def load(path: Path) -> list[Case]:
@@ -95,6 +99,28 @@ def _cases(rid: str, question: str, passage: str, sentence: str, answer: str) ->
     if asked and outside:
         out.append(Case(f"{rid}-other", question, passage, sentence.replace(asked[0], outside[0], 1), False,
                         "other_entity"))
+    return out + _in_question_words(rid, question, passage, written, lower)
+
+
+# 'Who' followed by what was done ('Who won …', 'Who is …'), not by an auxiliary and its subject ('Who did …').
+_WHO_DID = re.compile(r"^Who\s+(?!(?:did|does|do|has|have|had|will|would|can|could|should|shall|may|might|must)\b)"
+                      r"(\w.*?)\s*\?*$", re.I)
+OTHERS_PER_ROW = 2
+
+
+def _in_question_words(rid: str, question: str, passage: str, written: str, lower: set[str]) -> list[Case]:
+    """The answer to a question that asks who did something, said in the question's words, and the same
+    words said of another name of the passage."""
+    m = _WHO_DID.match(question.strip())
+    if not m:
+        return []
+    done = m.group(1)
+    out = [Case(f"{rid}-asked", question, passage, f"{written} {done}.", True, "asked")]
+    spans = [t for a, b in split_sentences(passage) for t, _ in name_spans(passage[a:b], lower)]
+    others = [t for t in spans if _party(t) and fold(t) not in fold(question)
+              and fold(t) not in fold(written) and fold(written) not in fold(t)]
+    for i, other in enumerate(list(dict.fromkeys(others))[:OTHERS_PER_ROW]):
+        out.append(Case(f"{rid}-asked-other{i + 1}", question, passage, f"{other} {done}.", False, "asked_other"))
     return out
 
 
@@ -103,13 +129,19 @@ def read(cases: list[Case], path: Path) -> list[Case]:
     ``reads``: answers, not_answer or unclear); cases it does not list stay as derived."""
     with open(path, encoding="utf-8") as f:
         reads = {(r["question"], r["claim"]): r["reads"] for r in map(json.loads, f) if r}
+    # the answer in the question's words is read as the sentence it comes from was
+    by_row = {c.id.removesuffix("-true"): reads.get((c.question, c.claim)) for c in cases if c.shape == "true"}
     out = []
     for c in cases:
         label = reads.get((c.question, c.claim)) if c.shape == "true" else None
+        if c.shape == "asked":
+            label = by_row.get(c.id.removesuffix("-asked"))
         if label == "unclear":
             continue
         if label == "not_answer":
-            c = Case(c.id.removesuffix("-true") + "-almost", c.question, c.passage, c.claim, False, "almost")
+            rid = c.id.removesuffix("-true").removesuffix("-asked")
+            c = Case(f"{rid}-almost" if c.shape == "true" else f"{rid}-asked-almost",
+                     c.question, c.passage, c.claim, False, "almost")
         out.append(c)
     return out
 
@@ -144,6 +176,8 @@ def run(cases: list[Case], generator=None) -> dict:
     true = [r for r in rows if r["supported"]]
     by_shape = Counter(r["shape"] for r in false)
     caught = Counter(r["shape"] for r in false if not r["kept"])
+    true_shapes = Counter(r["shape"] for r in true)
+    lost = Counter(r["shape"] for r in true if not r["kept"])
     return {
         "cases": len(rows),
         "false_rejected": f"{sum(not r['kept'] for r in false)}/{len(false)}",
@@ -151,5 +185,6 @@ def run(cases: list[Case], generator=None) -> dict:
         "false_rejected_by_support_check": f"{sum(not r['supported_by_passage'] for r in false)}/{len(false)}",
         "true_rejected_by_support_check": f"{sum(not r['supported_by_passage'] for r in true)}/{len(true)}",
         "false_rejected_by_shape": {k: f"{caught[k]}/{n}" for k, n in sorted(by_shape.items())},
+        "true_rejected_by_shape": {k: f"{lost[k]}/{n}" for k, n in sorted(true_shapes.items())},
         "rows": rows,
     }

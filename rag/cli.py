@@ -310,7 +310,7 @@ def cmd_claims(args) -> int:
         generator = shared_generator(_settings(args))
     result = bench_claims.run(cases, generator)
     for key in ("cases", "false_rejected", "true_rejected", "false_rejected_by_support_check",
-                "true_rejected_by_support_check", "false_rejected_by_shape"):
+                "true_rejected_by_support_check", "false_rejected_by_shape", "true_rejected_by_shape"):
         print(f"{key:32} {result[key]}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -21,7 +21,7 @@ def test_cases_are_derived_from_the_sentence_that_holds_the_answer(tmp_path):
     qa, corpus = write_set(tmp_path, "Final report. In the final, Oakridge United beat Harbor City 3-1. "
                                      "Pinevale finished third.",
                            [{"id": "q1", "question": "Who won the final?", "answers": [["Oakridge United"]]}])
-    cases = {c.shape: c for c in bench_claims.derive(qa, corpus)}
+    cases = {c.shape: c for c in bench_claims.derive(qa, corpus) if not c.shape.startswith("asked")}
     assert cases["true"].claim == "In the final, Oakridge United beat Harbor City 3-1." and cases["true"].supported
     assert cases["moved"].claim == "In the final, Pinevale beat Harbor City 3-1." and not cases["moved"].supported
     assert cases["reversed"].claim == "In the final, Harbor City beat Oakridge United 3-1."
@@ -78,8 +78,26 @@ def test_derived_sentences_read_as_not_answering_count_as_false(tmp_path):
     by_id = {c.id: c for c in cases}
     assert by_id["q1-almost"].shape == "almost" and not by_id["q1-almost"].supported
     assert "q1-true" not in by_id and "q2-true" not in by_id          # the unclear one is left out
+    # the answer in the question's words is read as the sentence it comes from was
+    assert by_id["q1-asked-almost"].claim == "Oakridge United won the final." and not by_id["q1-asked-almost"].supported
+    assert "q2-asked" not in by_id
     # the cases made by moving or swapping facts are not read: they stay as derived
-    assert [c.id for c in cases if c.shape != "almost"] == [c.id for c in derived if c.shape not in ("true",)]
+    assert [c.id for c in cases if c.shape != "almost"] == [c.id for c in derived if c.shape not in ("true", "asked")]
+
+
+def test_the_answer_is_also_put_in_the_words_of_a_question_that_asks_who(tmp_path):
+    qa, corpus = write_set(tmp_path, "Final report. In the final, Oakridge United beat Harbor City 3-1 at Mill Road. "
+                                     "Pinevale finished third.",
+                           [{"id": "q1", "question": "Who won the final?", "answers": [["Oakridge United"]]},
+                            {"id": "q2", "question": "Who did Oakridge United beat?", "answers": [["Harbor City"]]}])
+    cases = [c for c in bench_claims.derive(qa, corpus) if c.shape.startswith("asked")]
+    assert [(c.id, c.claim, c.supported) for c in cases] == [
+        ("q1-asked", "Oakridge United won the final.", True),
+        ("q1-asked-other1", "Harbor City won the final.", False),
+        ("q1-asked-other2", "Mill Road won the final.", False)]      # 'Who did …' is not turned round
+    result = bench_claims.run(cases[:2])
+    assert result["false_rejected_by_shape"] == {"asked_other": "1/1"}, result["rows"]
+    assert result["true_rejected_by_shape"] == {"asked": "0/1"}      # 'beat … in the final' says who won it
 
 
 def test_the_read_labels_shipped_name_a_label_for_every_line():
