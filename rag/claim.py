@@ -13,7 +13,9 @@ for that statement; each check gives a reason when it fails:
   ("fell" for "rose").
 - ``same_party``: a name the claim borrows (from the sentence before, or the question's topic) may
   not stand where the statement names another party ("Acme bought Gamma for $5 million" does not
-  say what Beta paid), and must be named before the statement.
+  say what Beta paid), and must be named before the statement; a number it borrows may not stand
+  where the statement gives another number of its kind (a year for a year: "the 46th president" does
+  not say it of another year).
 - ``same_direction``: two names the claim and the statement both hold, joined by the same verb,
   stand in the same order ("B invests in A" is not "A invests in B").
 - ``said_to_lose``: a name the passage says was defeated, and never says won, did not win.
@@ -29,7 +31,7 @@ from .chunk import split_sentences
 from .answerable import asks_what_is_not, denies_what_is_asked, missing_focus, other_qualifier, question_name_runs
 from .kinds import A_YEAR, expected_kind, has_kind
 from .measure import same_measure
-from .party import for_another, names_the_doer, role_of_another, said_in_brackets, swapped_name
+from .party import done_by_another, for_another, names_the_doer, role_of_another, said_in_brackets, swapped_name
 from .relation import in_the_asked_part, number_of_another, said_to_lose, same_direction, same_frame, says_opposite
 from .text import (acronyms, clauses, content_words, flips_a_word, mentioned, numbers, said_in_any_form,
                    spelled_out, swapped_word, words)
@@ -161,6 +163,7 @@ def find(claim: str, passage: str, question: str = "", context: str = "") -> tup
                     or same_frame(claim, st.whole) or number_of_another(claim, st.whole) \
                     or same_measure(claim, st.whole, question) \
                     or for_another(claim, st.whole, question) or names_the_doer(claim, f"{st.before} {st.whole}") \
+                    or done_by_another(question, f.new, st.whole) \
                     or role_of_another(relation, st.whole, f.names | {w for run in f.question_names for w in run}) \
                     or said_in_brackets(claim, f.new, f.names, st.sentence) \
                     or _copies_another(claim, st, sentences, relation, lower)
@@ -274,8 +277,11 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
         if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
             return f"the passage says it of {first}, not of {party}"
     numbers_borrowed = [x for x in sorted(f.asked) if x not in own_numbers]
-    if numbers_borrowed and own_numbers - f.new - f.asked:
-        rivals = ", ".join(sorted(own_numbers - f.new - f.asked))
+    # a number of the statement rivals a borrowed one of its own kind: a year another year, not '46th'
+    rival_numbers = {x for x in own_numbers - f.new - f.asked
+                     if any(bool(A_YEAR.fullmatch(x)) == bool(A_YEAR.fullmatch(b)) for b in numbers_borrowed)}
+    if numbers_borrowed and rival_numbers:
+        rivals = ", ".join(sorted(rival_numbers))
         return f"the passage says it of {rivals}, not of {', '.join(numbers_borrowed)}"
     # a claim that leaves out the year the question gives is said of that year ('412 barges' for 'in 1859?')
     years = sorted(x for x in own_numbers - f.new - f.asked if A_YEAR.fullmatch(x))

@@ -7,6 +7,8 @@ another one it names. Each gives a reason when it fails, '' when it passes.
   and the statement gives it for something else ("a $110 floor for NdPr").
 - ``names_the_doer``: an act the statement names only as a noun ("after the acquisition of B") does
   not say who did it ("A acquired B").
+- ``done_by_another``: asked who did something, a statement that says it was done *by* a name does
+  not say the claim's name did it ("directed by Christophe Gans and written by Roger Avary").
 - ``said_in_brackets``: what brackets hold is said of what they follow ("Niantic (CEO: John Hanke)
   and Nintendo" does not say who Nintendo's CEO is).
 - ``swapped_name``: the claim is a sentence of the passage with one name put in place of another
@@ -98,6 +100,30 @@ def names_the_doer(claim: str, statement: str) -> str:
     return f"the passage names the {s_toks[nouns[0]]} but does not say that {doer} did it"
 
 
+def done_by_another(question: str, new: set[str], statement: str) -> str:
+    """'' unless the question asks who did something ('Who directed …?', 'Who is the director …?'), the
+    statement says it was done *by* a name, and the name the claim gives as its answer (``new``) is not
+    among those it was done by: 'a film directed by Christophe Gans and written by Roger Avary' does
+    not say Roger Avary is the director ('described by Taqi al-Din in 1551 and by Giovanni Branca'
+    names both)."""
+    q_toks = [fold(t) for t in TOKEN.findall(question)]
+    if q_toks[:1] != ["who"]:
+        return ""
+    act = next((t for t in q_toks[1:] if t.isalpha() and t not in STOPWORDS), "")     # 'directed', 'director'
+    toks = [fold(t).strip(".,;:()'’").removesuffix("'s") for t in TOKEN.findall(statement)]
+    names = {start: name for start, _, name in name_token_runs(statement)}
+    for i in range(1, len(toks) - 1):
+        if toks[i] != "by" or i + 1 not in names or not act \
+                or not said_in_any_form(verb_stem(act), {verb_stem(toks[i - 1])}):
+            continue
+        # those it was done by: up to another act's 'by' ('… and written by …'), not past a second 'and by'
+        end = next((j for j in range(i + 1, len(toks)) if toks[j] == "by" and toks[j - 1] not in ("and", "or")),
+                   len(toks))
+        if not any(mentioned(w, set(toks[i + 1:end])) for w in new):
+            return f"the passage says it was {toks[i - 1]} by {names[i + 1]}"
+    return ""
+
+
 _PLACE_PREP = frozenset("in on at for to from by with".split())
 _ARTICLES = frozenset("the a an".split())
 
@@ -121,6 +147,15 @@ def another_in_its_place(question: str, claim: str) -> str:
                         and names_a_date(c_run) <= names_a_date(run):      # a month only in place of a month
                     return f"it says {prep} {c_run}, where the question asks about {run}"
     return ""
+
+
+def _joined(owner: str, start: int, toks: list[str], ending: dict[int, tuple[int, str]]) -> str:
+    """``owner`` with the names joined to it by 'and' before it, which share the role that follows
+    them: 'Titanic and Avatar director James Cameron' directed Titanic as well."""
+    while start > 1 and fold(toks[start - 1]) in ("and", "&") and start - 1 in ending:
+        start, name = ending[start - 1]
+        owner = f"{name} {owner}"
+    return owner
 
 
 _ROLE_NOUN = re.compile(r"(?:er|or|ent|ant|ist|ian)$")
@@ -154,7 +189,7 @@ def role_of_another(relation: set[str], statement: str, names: set[str]) -> str:
             written = " ".join(t.removesuffix("'s").removesuffix("’s") for t in toks[start:i])
         else:
             return ""
-        if not owner or any(mentioned(w, names) for w in owner.split()):
+        if not owner or any(mentioned(w, names) for w in _joined(owner, start, toks, ending).split()):
             return ""
         others.append(f"the {tok.strip('.,;:()')} of {written}")
     return f"the passage speaks of {others[0]}, not of a party the claim names" if others else ""

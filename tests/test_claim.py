@@ -568,3 +568,43 @@ def test_brackets_whose_owner_the_passage_does_not_show_say_nothing_of_a_party_a
     assert not stated("The CEO of Kessler Bank is Mara Quint.", passage, "Who is the CEO of Kessler Bank?")
     assert "in brackets" in party.said_in_brackets("The CEO of Kessler Bank is Mara Quint.", {"mara", "quint"},
                                                    {"kessler", "bank", "mara", "quint"}, passage)
+
+
+# --------------------------------------------------------------------------- the answer in the question's words
+
+def test_a_number_of_another_kind_is_no_rival_to_a_borrowed_year():
+    # the year comes from the sentence before; '12th' is an ordinal, not another year the statement gives
+    passage = "Results of the 2018 Tarn valley race. Ilse Marr wins the race for the 12th time."
+    assert stated("Ilse Marr won the Tarn valley race in 2018.", passage, "Who won the Tarn valley race in 2018?")
+    # another year in the statement still says it of that year
+    passage = "Results of the 2018 Tarn valley race. Ilse Marr won the race in 2016."
+    assert not stated("Ilse Marr won the Tarn valley race in 2018.", passage, "Who won the Tarn valley race in 2018?")
+
+
+def test_names_joined_by_and_share_the_role_that_follows_them():
+    passage = "Harbor Lights and Grey Tide director Mina Olsen is making a film about the coast."
+    assert stated("Mina Olsen directed Harbor Lights.", passage, "Who directed Harbor Lights?")
+    # a role said of another name alone is still another's
+    passage = "Grey Tide director Mina Olsen is making a film about Harbor Lights."
+    assert not stated("Mina Olsen directed Harbor Lights.", passage, "Who directed Harbor Lights?")
+
+
+FILM = ("Grey Tide is a 2006 drama film directed by Mina Olsen and written by Per Lund, based on a novel. "
+        "A steam pump was described by Ada Roe in 1851 and by Tomas Vell in 1869.")
+
+
+@pytest.mark.parametrize("claim_text, question, supported", [
+    ("Per Lund is the director of Grey Tide.", "Who is the director of Grey Tide?", False),
+    ("Per Lund directed Grey Tide.", "Who directed Grey Tide?", False),
+    ("Mina Olsen is the director of Grey Tide.", "Who is the director of Grey Tide?", True),
+    ("Per Lund wrote Grey Tide.", "Who wrote Grey Tide?", True),
+    ("Tomas Vell described a steam pump in 1869.", "Who described a steam pump in 1869?", True),
+])
+def test_what_was_done_by_a_name_is_not_said_of_another(claim_text, question, supported):
+    assert stated(claim_text, FILM, question) is supported
+
+
+def test_the_reason_names_whom_it_was_done_by():
+    assert party.done_by_another("Who is the director of Grey Tide?", {"per", "lund"}, FILM) \
+        == "the passage says it was directed by mina olsen"
+    assert party.done_by_another("Which film did Mina Olsen direct?", {"grey", "tide"}, FILM) == ""
