@@ -257,8 +257,9 @@ def spelled_out(acronym: str, text: str) -> list[str]:
 
 
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|nobody|nowhere|cannot|without)\b|n't\b", re.I)
-# 'whether or not', 'may or may not', 'or no': both ways, not a negation
-_EITHER_WAY = re.compile(r"\bwhether or not\b|\bor (?:\w+ )?not\b|\bor no\b", re.I)
+# 'whether or not', 'may or may not', 'or no': both ways, not a negation; nor 'not … until' ('was not
+# identified until the work of Isaac Newton', 'Not until 1798 was …'): it says when it was so
+_EITHER_WAY = re.compile(r"\bwhether or not\b|\bor (?:\w+ )?not\b|\bor no\b|\bnot\b(?:\W+\w+){0,8}?\W+until\b", re.I)
 _NON = re.compile(r"\b(?:non-?\s?|un-)([\w’']+)", re.I)      # 'non-Islamist', 'non Muslim', 'un-elected'
 _NOT_PREFIXED = frozenset("unless unrest".split())    # 'un' + a word, but no negation of it
 _COMMON_ZIPF = 3.0     # wordfreq Zipf frequency of a common English word (about one per million words)

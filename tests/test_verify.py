@@ -118,6 +118,16 @@ def test_a_negated_passage_does_not_back_a_plain_claim():
     assert support("The plan does not include a price floor [1].", "The plan does not include a price floor.").ok
 
 
+def test_not_until_says_when_it_was_so():
+    # 'not … until' says it happened then: no denial of it
+    assert support("Ilse Marr first measured the constant [1].",
+                   "The constant was not measured until the work of Ilse Marr.", "Who first measured the constant?").ok
+    assert support("Tomas Vell explained the tides [1].",
+                   "Not until 1864 did Tomas Vell explain the tides.", "Who explained the tides?").ok
+    assert not support("Tomas Vell explained the tides [1].",
+                       "Tomas Vell did not explain the tides.", "Who explained the tides?").ok
+
+
 def test_a_word_under_a_negating_prefix_is_not_the_word():
     passage = "Radical Islamist groups directed their attacks against secular leaders."
     assert not support("Radical non-Islamist groups directed their attacks against secular leaders [1].", passage,
