@@ -27,7 +27,9 @@ from pathlib import Path
 
 from .chunk import split_sentences
 from .wording import NUMBER_SPAN, lowercase_words, name_spans, names_a_date
-from .documents import read_source
+from .documents import UnreadableDocument, read_source
+from .errors import ConfigError
+from .evaluate import load_qa
 from .text import STOPWORDS, fold
 from .verify import support
 
@@ -47,25 +49,37 @@ class Case:
 
 
 def load(path: Path) -> list[Case]:
-    with open(path, encoding="utf-8") as f:
-        return [Case(**{k: row[k] for k in Case.__dataclass_fields__}) for row in map(json.loads, f) if row]
+    """The labelled cases of a JSON-lines file; a line that is not one is a one-line ConfigError."""
+    cases = []
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            cases.append(Case(**{k: row[k] for k in Case.__dataclass_fields__}))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} line {i} is not a claim case (it needs "
+                              f"{', '.join(Case.__dataclass_fields__)}): {exc}") from None
+    return cases
 
 
 def derive(qa_file: Path, corpus: Path) -> list[Case]:
     cases: list[Case] = []
-    for line in open(qa_file, encoding="utf-8"):
-        row = json.loads(line)
-        if not row.get("answerable", True) or not row.get("answers") or not row.get("sources"):
+    for row in load_qa(qa_file):
+        if not row.answerable or not row.answers or not row.sources:
             continue
-        answer = row["answers"][0][0]
-        for source in row["sources"]:
-            text = read_source(corpus, source)
+        answer = row.answers[0][0]
+        for source in row.sources:
+            try:
+                text = read_source(corpus, source)
+            except UnreadableDocument as exc:
+                raise ConfigError(f"{qa_file}: source {source} of row {row.id} in {corpus}: {exc}") from None
             sents = [text[a:b] for a, b in split_sentences(text)]
             i = next((i for i, s in enumerate(sents) if fold(answer) in fold(s)), None)
             if i is None:
                 continue
             passage = " ".join(sents[max(0, i - WINDOW): i + WINDOW + 1])
-            cases.extend(_cases(row["id"], row["question"], passage, sents[i], answer))
+            cases.extend(_cases(row.id, row.question, passage, sents[i], answer))
             break
     return cases
 
@@ -127,8 +141,14 @@ def _in_question_words(rid: str, question: str, passage: str, written: str, lowe
 def read(cases: list[Case], path: Path) -> list[Case]:
     """The derived true cases as a reader labelled them in ``path`` (JSON lines of question, claim and
     ``reads``: answers, not_answer or unclear); cases it does not list stay as derived."""
-    with open(path, encoding="utf-8") as f:
-        reads = {(r["question"], r["claim"]): r["reads"] for r in map(json.loads, f) if r}
+    reads = {}
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            r = json.loads(line) if line.strip() else None
+            if r:
+                reads[r["question"], r["claim"]] = r["reads"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} line {i} is not a read label (question, claim, reads): {exc}") from None
     # the answer in the question's words is read as the sentence it comes from was
     by_row = {c.id.removesuffix("-true"): reads.get((c.question, c.claim)) for c in cases if c.shape == "true"}
     out = []

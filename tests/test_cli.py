@@ -109,6 +109,24 @@ def test_claims_read_relabels_what_it_derives(tmp_path, capsys):
     assert "true_rejected                    0/0" in out and "false_rejected_by_shape          {'almost': '" in out
 
 
+def test_bad_claim_files_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "corpus").mkdir()
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "q1", "question": "Who won?", "sources": ["gone.txt"], "answers": [["A"]]}) + "\n")
+    bad = tmp_path / "cases.jsonl"
+    bad.write_text('{"id": "c1", "question": "Who won?"}\n')
+    labels = tmp_path / "read.jsonl"
+    labels.write_text("not json\n")
+    for args, said in [([str(bad)], "line 1 is not a claim case"),
+                       (["--from-eval", str(qa), str(tmp_path / "corpus")], "source gone.txt of row q1"),
+                       (["--from-eval", str(labels), str(tmp_path / "corpus")], "line 1 is not a QA record")]:
+        assert main(["claims", "--no-model", *args]) == 2
+        assert said in one_error_line(capsys)
+    qa.write_text(json.dumps({"id": "q1", "question": "Who won?", "sources": [], "answers": [["A"]]}) + "\n")
+    assert main(["claims", "--no-model", "--from-eval", str(qa), str(tmp_path / "corpus"), "--read", str(labels)]) == 2
+    assert "line 1 is not a read label" in one_error_line(capsys)
+
+
 def test_a_bad_number_in_the_environment_is_a_one_line_error(monkeypatch, capsys):
     monkeypatch.setenv("RAG_TOP_K", "many")
     assert main(["models", "list"]) == 2
