@@ -149,17 +149,17 @@ def read(cases: list[Case], path: Path) -> list[Case]:
                 reads[r["question"], r["claim"]] = r["reads"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} line {i} is not a read label (question, claim, reads): {exc}") from None
-    # the answer in the question's words is read as the sentence it comes from was
-    by_row = {c.id.removesuffix("-true"): reads.get((c.question, c.claim)) for c in cases if c.shape == "true"}
+    # the answer in the question's words is read as the sentence it comes from was: the true case of
+    # the same row and passage (two sets may share row ids, as RGB and its counterfactual copy do)
+    by_row = {(c.id.removesuffix("-true"), c.passage): reads.get((c.question, c.claim))
+              for c in cases if c.shape == "true"}
     out = []
     for c in cases:
-        label = reads.get((c.question, c.claim)) if c.shape == "true" else None
-        if c.shape == "asked":
-            label = by_row.get(c.id.removesuffix("-asked"))
+        rid = c.id.removesuffix("-true").removesuffix("-asked")
+        label = by_row.get((rid, c.passage)) if c.shape in ("true", "asked") else None
         if label == "unclear":
             continue
         if label == "not_answer":
-            rid = c.id.removesuffix("-true").removesuffix("-asked")
             c = Case(f"{rid}-almost" if c.shape == "true" else f"{rid}-asked-almost",
                      c.question, c.passage, c.claim, False, "almost")
         out.append(c)

@@ -85,6 +85,25 @@ def test_derived_sentences_read_as_not_answering_count_as_false(tmp_path):
     assert [c.id for c in cases if c.shape != "almost"] == [c.id for c in derived if c.shape not in ("true", "asked")]
 
 
+def test_an_answer_in_the_question_words_takes_the_label_of_its_own_rows_sentence(tmp_path):
+    # two sets may share row ids (RGB and its counterfactual copy): each asked case is read as the
+    # sentence of its own passage was
+    q = "Who won the final?"
+    cases = [bench_claims.Case("q1-true", q, "A won the final.", "A won the final.", True, "true"),
+             bench_claims.Case("q1-asked", q, "A won the final.", "A won the final.", True, "asked"),
+             bench_claims.Case("q1-true", q, "The final was contested by B and C.",
+                               "The final was contested by B and C.", True, "true"),
+             bench_claims.Case("q1-asked", q, "The final was contested by B and C.", "B won the final.", True, "asked")]
+    labels = tmp_path / "read.jsonl"
+    labels.write_text(json.dumps({"question": q, "claim": "A won the final.", "reads": "answers"}) + "\n"
+                      + json.dumps({"question": q, "claim": "The final was contested by B and C.",
+                                    "reads": "not_answer"}) + "\n", encoding="utf-8")
+    read = bench_claims.read(cases, labels)
+    assert [(c.claim, c.shape, c.supported) for c in read] == [
+        ("A won the final.", "true", True), ("A won the final.", "asked", True),
+        ("The final was contested by B and C.", "almost", False), ("B won the final.", "almost", False)]
+
+
 def test_the_answer_is_also_put_in_the_words_of_a_question_that_asks_who(tmp_path):
     qa, corpus = write_set(tmp_path, "Final report. In the final, Oakridge United beat Harbor City 3-1 at Mill Road. "
                                      "Pinevale finished third.",
