@@ -19,7 +19,6 @@ question the passage almost answers), and one read as unclear is left out.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ from .wording import NUMBER_SPAN, lowercase_words, name_spans, names_a_date
 from .documents import UnreadableDocument, read_source
 from .errors import ConfigError
 from .evaluate import load_qa
+from .records import json_lines
 from .text import STOPWORDS, fold
 from .verify import support
 
@@ -50,17 +50,8 @@ class Case:
 
 def load(path: Path) -> list[Case]:
     """The labelled cases of a JSON-lines file; a line that is not one is a one-line ConfigError."""
-    cases = []
-    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            cases.append(Case(**{k: row[k] for k in Case.__dataclass_fields__}))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} line {i} is not a claim case (it needs "
-                              f"{', '.join(Case.__dataclass_fields__)}): {exc}") from None
-    return cases
+    fields = list(Case.__dataclass_fields__)
+    return json_lines(path, f"claim case ({', '.join(fields)})", lambda row: Case(**{k: row[k] for k in fields}))
 
 
 def derive(qa_file: Path, corpus: Path) -> list[Case]:
@@ -141,14 +132,7 @@ def _in_question_words(rid: str, question: str, passage: str, written: str, lowe
 def read(cases: list[Case], path: Path) -> list[Case]:
     """The derived true cases as a reader labelled them in ``path`` (JSON lines of question, claim and
     ``reads``: answers, not_answer or unclear); cases it does not list stay as derived."""
-    reads = {}
-    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            r = json.loads(line) if line.strip() else None
-            if r:
-                reads[r["question"], r["claim"]] = r["reads"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} line {i} is not a read label (question, claim, reads): {exc}") from None
+    reads = dict(json_lines(path, "read label", lambda r: ((r["question"], r["claim"]), r["reads"])))
     # the answer in the question's words is read as the sentence it comes from was: the true case of
     # the same row and passage (two sets may share row ids, as RGB and its counterfactual copy do)
     by_row = {(c.id.removesuffix("-true"), c.passage): reads.get((c.question, c.claim))

@@ -16,6 +16,7 @@ import numpy as np
 
 from .config import REPO_ROOT, Settings
 from .errors import ConfigError
+from .records import json_lines
 
 
 SECTIONS = {
@@ -119,20 +120,11 @@ class Question:
 
 def load_questions(path: Path) -> list[Question]:
     """A QA file: ``seeds_qa.jsonl`` records (question, answers, answerable) or ``{"question", "expect"}``."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read questions file {path}: {exc.strerror}") from None
-    out = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            expect = d.get("answers") or [[x] for x in d.get("expect", [])]
-            out.append(Question(str(d["question"]), [list(r) for r in expect], bool(d.get("answerable", True))))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} line {i} is not a question record ({exc})") from None
+    def question(d: dict) -> Question:
+        expect = d.get("answers") or [[x] for x in d.get("expect", [])]
+        return Question(str(d["question"]), [list(r) for r in expect], bool(d.get("answerable", True)))
+
+    out = json_lines(path, "question", question, file_kind="questions")
     if not out:
         raise ConfigError(f"{path} holds no questions")
     return out

@@ -15,6 +15,7 @@ from .answer import Answer
 from .config import Settings
 from .documents import read_source
 from .errors import ConfigError
+from .records import json_lines
 from .text import fold, names, numbers, strip_markers
 
 K_VALUES = (1, 3, 5)
@@ -31,21 +32,9 @@ class QAItem:
 
 
 def load_qa(path: Path) -> list[QAItem]:
-    items = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read QA file {path}: {exc.strerror}") from None
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            items.append(QAItem(str(d["id"]), d["question"], d.get("answers", []), d.get("sources", []),
-                                bool(d.get("answerable", True)), d.get("reference_answer", "")))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} line {i} is not a QA record ({exc})") from None
-    return items
+    return json_lines(path, "QA", lambda d: QAItem(str(d["id"]), d["question"], d.get("answers", []),
+                                                   d.get("sources", []), bool(d.get("answerable", True)),
+                                                   d.get("reference_answer", "")))
 
 
 def meets(answer_text: str, requirements: list[list[str]]) -> bool:
