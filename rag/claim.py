@@ -277,14 +277,14 @@ def same_party(f: Facts, st: Statement, own_numbers: set[str], q_words: set[str]
         if first and not all(mentioned(w, f.names) or mentioned(w, q_words) for w in first.split()):
             return f"the passage says it of {first}, not of {party}"
     numbers_borrowed = [x for x in sorted(f.asked) if x not in own_numbers]
+    others = own_numbers - f.new - f.asked
     # a number of the statement rivals a borrowed one of its own kind: a year another year, not '46th'
-    rival_numbers = {x for x in own_numbers - f.new - f.asked
-                     if any(bool(A_YEAR.fullmatch(x)) == bool(A_YEAR.fullmatch(b)) for b in numbers_borrowed)}
-    if numbers_borrowed and rival_numbers:
-        rivals = ", ".join(sorted(rival_numbers))
-        return f"the passage says it of {rivals}, not of {', '.join(numbers_borrowed)}"
+    rivals = sorted(x for x in others
+                    if any(bool(A_YEAR.fullmatch(x)) == bool(A_YEAR.fullmatch(b)) for b in numbers_borrowed))
+    if rivals:
+        return f"the passage says it of {', '.join(rivals)}, not of {', '.join(numbers_borrowed)}"
     # a claim that leaves out the year the question gives is said of that year ('412 barges' for 'in 1859?')
-    years = sorted(x for x in own_numbers - f.new - f.asked if A_YEAR.fullmatch(x))
+    years = sorted(x for x in others if A_YEAR.fullmatch(x))
     if years and f.left_out and not f.left_out & own_numbers:
         return f"the passage says it of {', '.join(years)}, not of {', '.join(sorted(f.left_out))}"
     absent = [x for x in borrowed if not _present(x, earlier, initials=caps)]

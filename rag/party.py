@@ -110,11 +110,13 @@ def done_by_another(question: str, new: set[str], statement: str) -> str:
     if q_toks[:1] != ["who"]:
         return ""
     act = next((t for t in q_toks[1:] if t.isalpha() and t not in STOPWORDS), "")     # 'directed', 'director'
+    if not act:
+        return ""
+    act = verb_stem(act)
     toks = [fold(t).strip(".,;:()'’").removesuffix("'s") for t in TOKEN.findall(statement)]
     names = {start: name for start, _, name in name_token_runs(statement)}
     for i in range(1, len(toks) - 1):
-        if toks[i] != "by" or i + 1 not in names or not act \
-                or not said_in_any_form(verb_stem(act), {verb_stem(toks[i - 1])}):
+        if toks[i] != "by" or i + 1 not in names or not said_in_any_form(act, {verb_stem(toks[i - 1])}):
             continue
         # those it was done by: up to another act's 'by' ('… and written by …'), not past a second 'and by'
         end = next((j for j in range(i + 1, len(toks)) if toks[j] == "by" and toks[j - 1] not in ("and", "or")),
