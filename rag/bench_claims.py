@@ -121,8 +121,7 @@ def _in_question_words(rid: str, question: str, passage: str, written: str, lowe
         return []
     done = m.group(1)
     out = [Case(f"{rid}-asked", question, passage, f"{written} {done}.", True, "asked")]
-    spans = [t for a, b in split_sentences(passage) for t, _ in name_spans(passage[a:b], lower)]
-    others = [t for t in spans if _party(t) and fold(t) not in fold(question)
+    others = [t for t, _ in name_spans(passage, lower) if _party(t) and fold(t) not in fold(question)
               and fold(t) not in fold(written) and fold(written) not in fold(t)]
     for i, other in enumerate(list(dict.fromkeys(others))[:OTHERS_PER_ROW]):
         out.append(Case(f"{rid}-asked-other{i + 1}", question, passage, f"{other} {done}.", False, "asked_other"))

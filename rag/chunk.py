@@ -61,6 +61,11 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return "." in word and _INITIALS.fullmatch(word) is not None  # U.S, e.g, a.m
 
 
+def ends_sentence(token: str) -> bool:
+    """Does a word as written ('Road.', 'St.', 'U.S.', 'won!') end its sentence?"""
+    return token.endswith((".", "!", "?")) and not _is_abbreviation(token, len(token) - 1)
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Character spans of the sentences in ``text[start:end]``, whitespace trimmed, none empty."""
     end = len(text) if end is None else end

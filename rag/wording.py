@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .kinds import A_YEAR
-from .chunk import split_sentences
+from .chunk import ends_sentence, split_sentences
 from .dates import MONTHS
 from .text import STOPWORDS, fold, mentioned, verb_stem, words
 
@@ -118,6 +118,9 @@ def name_token_runs(text: str, lower: set[str] | None = None) -> list[tuple[int,
         clean = tok.strip(".-'’")
         low = fold(clean).removesuffix("'s").replace(".", "")
         first = i == 0 or toks[i - 1].endswith((".", "!", "?"))
+        if run and i and ends_sentence(toks[i - 1]):     # a name ends with its sentence ('… Mill Road. Pinevale …')
+            out.append((start, i, " ".join(run)))
+            run = []
         if clean[:1].isupper() and low not in STOPWORDS and len(low) > 1 and not (first and lower and low in lower):
             if not run:
                 start = i

@@ -142,6 +142,11 @@ def test_a_sentence_first_word_is_a_name_only_when_not_written_in_lower_case_nea
     assert wording.name_words("France joined in 1911.", set()) == {"france"}
 
 
+def test_a_name_ends_with_its_sentence_but_not_at_an_abbreviation():
+    text = "The final was won by Mill Road. Pinevale finished second in St. Louis, ahead of the U.S. Army."
+    assert [name for _, name in wording.name_runs(text)] == ["mill road", "pinevale", "st louis", "us army"]
+
+
 def test_alternatives_are_facts_of_the_same_kind_in_the_statement():
     st = claim.statements("In the final, Oakridge United beat Harbor City 3-1.")[0][-1]
     assert relation.alternatives("Harbor City won the final.", st, "Who won the final?") == (
