@@ -118,16 +118,16 @@ def name_token_runs(text: str, lower: set[str] | None = None) -> list[tuple[int,
         clean = tok.strip(".-'’")
         low = fold(clean).removesuffix("'s").replace(".", "")
         first = i == 0 or toks[i - 1].endswith((".", "!", "?"))
-        if run and i and ends_sentence(toks[i - 1]):     # a name ends with its sentence ('… Mill Road. Pinevale …')
+        is_name = (clean[:1].isupper() and low not in STOPWORDS and len(low) > 1
+                   and not (first and lower and low in lower))
+        # a run ends at a word that is no name, and with its sentence ('… Mill Road. Pinevale …')
+        if run and (not is_name or ends_sentence(toks[i - 1])):
             out.append((start, i, " ".join(run)))
             run = []
-        if clean[:1].isupper() and low not in STOPWORDS and len(low) > 1 and not (first and lower and low in lower):
+        if is_name:
             if not run:
                 start = i
             run.append(low.replace("-", " "))
-        elif run:
-            out.append((start, i, " ".join(run)))
-            run = []
     return out
 
 
