@@ -237,4 +237,5 @@ def in_the_asked_part(claim: str, st: Statement, question: str) -> str:
 
 
 def _written_in(name: str, text: str) -> bool:
-    return fold(name) in fold(text)
+    """Is ``name`` written in ``text`` as whole words ('Japan' is not written in 'Japanese')?"""
+    return re.search(rf"(?<!\w){re.escape(fold(name))}(?!\w)", fold(text)) is not None

@@ -239,6 +239,16 @@ def test_a_name_from_a_stretch_that_says_nothing_asked_does_not_take_the_asked_r
     assert "Mara Okafor" in why and "Piet Vos" in why
 
 
+def test_a_name_is_in_a_stretch_only_as_whole_words():
+    # "Ostra" is written in the stretch that says nothing asked; "Ostran" does not write it again
+    passage = ("Dane Holm made history for himself and Ostra on Sunday, becoming the first Ostran skier "
+               "to win the Vessel Cup.")
+    question = "Who won the Vessel Cup?"
+    assert not stated("Ostra won the Vessel Cup.", passage, question)
+    why, _ = claim.find("Ostra won the Vessel Cup.", passage, question)
+    assert "Ostran" in why, why
+
+
 @pytest.mark.parametrize("claim_text, passage, question", [
     ("Mara Okafor directs the Halden observatory.", OBSERVATORY, "Who directs the Halden observatory?"),
     ("Ines Duval designed the Kell bridge.", BRIDGE, "Who designed the Kell bridge?"),
